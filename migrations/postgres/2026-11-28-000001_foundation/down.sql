@@ -1,0 +1,3 @@
+DROP TABLE audit_events;
+DROP TABLE login_failures;
+DROP TABLE users;

@@ -1,0 +1,76 @@
+//! `/api/v1/auth`: sign-in and the caller.
+
+use super::users::UserView;
+use crate::app::AppState;
+use crate::auth::{AuthUser, login::login as sign_in};
+use crate::db::users;
+use crate::domain::validation::{Errors, Fields};
+use crate::error::{AppError, AppResult, Problem};
+use crate::telemetry::RequestId;
+use actix_web::{get, post, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: u64,
+}
+
+/// Sign in. Wrong user name, wrong password and a deactivated user get the same
+/// 401; after 5 failures for one user name within 15 minutes, 429 until the
+/// window passes (`Retry-After` says how long).
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 413, body = Problem),
+        (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 429, description = "Too many failed logins; see Retry-After", body = Problem),
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    body: web::Json<Value>,
+) -> AppResult<web::Json<TokenResponse>> {
+    let f = Fields::root(&body)?;
+    let mut errs = Errors::default();
+    let username = f.required_str("username", (1, 256), &mut errs);
+    let password = f.required_str("password", (1, 1024), &mut errs);
+    let (username, password) =
+        errs.finish(|| (username.unwrap_or_default(), password.unwrap_or_default()))?;
+    let issued = sign_in(&state, username, password, request_id.0).await?;
+    Ok(web::Json(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+    }))
+}
+
+/// The caller's own user.
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 200, body = UserView), (status = 401, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/auth/me")]
+pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> AppResult<web::Json<UserView>> {
+    let id = caller.id.clone();
+    let row = state.db.read(move |c| users::find(c, &id)).await?;
+    row.map(|r| web::Json(UserView::from(&r)))
+        .ok_or_else(|| AppError::Unauthorized("the user does not exist".into()))
+}

@@ -1,0 +1,45 @@
+//! Health, readiness and metrics.
+
+use crate::app::AppState;
+use crate::error::{AppResult, Problem};
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    status: &'static str,
+}
+
+/// 200 while the process runs.
+#[utoipa::path(tag = "operations", responses((status = 200, body = Status)))]
+#[get("/healthz")]
+pub async fn healthz() -> web::Json<Status> {
+    web::Json(Status { status: "ok" })
+}
+
+/// 200 when the database answers, else 503.
+#[utoipa::path(tag = "operations", responses((status = 200, body = Status), (status = 503, body = Problem)))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> AppResult<web::Json<Status>> {
+    state.db.ready().await?;
+    Ok(web::Json(Status { status: "ready" }))
+}
+
+/// Prometheus text: requests by route and status, latency histogram.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}
+
+/// This document: OpenAPI 3.1, generated from the route table. No token needed.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
+#[get("/openapi.json")]
+pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.openapi_json.clone())
+}

@@ -1,0 +1,107 @@
+//! Query parameters shared by the lists: page limits, opaque cursors, time filters.
+
+use crate::error::{AppError, AppResult};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, NaiveTime};
+use serde::Serialize;
+
+/// One page of a list.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `limit`, defaulting to `default`, 422 outside 1..=`max`.
+pub fn page_limit(limit: Option<i64>, default: u32, max: u32) -> AppResult<i64> {
+    match limit {
+        None => Ok(default as i64),
+        Some(n) if n >= 1 && n <= max as i64 => Ok(n),
+        Some(_) => Err(AppError::field(
+            "limit",
+            format!("must be between 1 and {max}"),
+        )),
+    }
+}
+
+/// An opaque cursor for the key of the last row of a page.
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key)
+}
+
+/// The key inside a cursor; 400 when it is not one this service made.
+pub fn decode_cursor(cursor: &str) -> AppResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| AppError::BadRequest("the cursor is not one this service issued".into()))
+}
+
+/// Builds a page from `limit + 1` fetched rows: the extra row only says that
+/// there is more.
+pub fn paginate<R, T>(
+    mut rows: Vec<R>,
+    limit: i64,
+    key: impl Fn(&R) -> String,
+    view: impl Fn(&R) -> T,
+) -> Page<T> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| encode_cursor(&key(r)))
+    } else {
+        None
+    };
+    Page {
+        items: rows.iter().map(view).collect(),
+        next_cursor,
+    }
+}
+
+/// A list's time filter: an RFC 3339 timestamp or a date (midnight UTC), as
+/// microseconds since the epoch; 400 otherwise.
+pub fn parse_instant(name: &str, s: &str) -> AppResult<i64> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_micros());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(NaiveTime::MIN).and_utc().timestamp_micros());
+    }
+    Err(AppError::BadRequest(format!(
+        "{name} must be an RFC 3339 timestamp or a date (YYYY-MM-DD), not {s:?}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits() {
+        assert_eq!(page_limit(None, 50, 500).unwrap(), 50);
+        assert_eq!(page_limit(Some(500), 50, 500).unwrap(), 500);
+        assert!(page_limit(Some(501), 50, 500).is_err());
+        assert!(page_limit(Some(0), 50, 500).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        assert_eq!(
+            decode_cursor(&encode_cursor("0193-abc")).unwrap(),
+            "0193-abc"
+        );
+        assert!(decode_cursor("!!").is_err());
+    }
+
+    #[test]
+    fn instants() {
+        assert_eq!(parse_instant("from", "1970-01-02").unwrap(), 86_400_000_000);
+        assert_eq!(
+            parse_instant("from", "1970-01-01T00:00:01Z").unwrap(),
+            1_000_000
+        );
+        assert!(parse_instant("from", "yesterday").is_err());
+    }
+}

@@ -1,0 +1,135 @@
+//! Building and running the service: the one place that wires settings, the
+//! database, keys, routes and middleware together.
+
+use crate::api;
+use crate::auth::{TokenKeys, accounts, password, secret};
+use crate::config::Settings;
+use crate::db::{DatabaseUrl, Db, PoolOptions, migrations};
+use crate::telemetry::{self, Metrics};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub keys: TokenKeys,
+    pub settings: Arc<Settings>,
+    pub metrics: Metrics,
+    /// The OpenAPI document, rendered once.
+    pub openapi_json: String,
+}
+
+/// The OpenAPI document of every route, generated from the route table.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    App::new()
+        .into_utoipa_app()
+        .openapi(api::ApiDoc::openapi())
+        .configure(api::routes)
+        .split_for_parts()
+        .1
+}
+
+/// Opens the database named by the settings and brings its schema up to date.
+/// Blocking.
+pub fn open_database(settings: &Settings) -> Result<Db, String> {
+    let url = DatabaseUrl::parse(&settings.database_url)?;
+    let opts = PoolOptions {
+        pool_size: settings.db_pool_size,
+        connect_timeout: Duration::from_millis(settings.db_connect_timeout_ms),
+        sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+    };
+    let db = Db::connect(&url, &opts)?;
+    let applied = migrations::run(&db).map_err(|e| e.to_string())?;
+    tracing::info!(database = %url.redacted(), migrations_applied = applied.len(), "database ready");
+    Ok(db)
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Opens the database, runs migrations, prepares keys and the first admin,
+    /// and binds the listener. Blocking; the server runs on
+    /// [`Application::run_until_stopped`].
+    pub fn build(settings: Settings) -> Result<Application, String> {
+        let db = open_database(&settings)?;
+        let secret = secret::load_or_generate(settings.jwt_secret.as_deref(), &settings.data_dir)?;
+        let keys = TokenKeys::new(&secret, settings.token_ttl_seconds);
+        accounts::ensure_admin(&db, settings.admin_password.as_deref())?;
+        // Ready before the first login, so that it costs no more than the next.
+        let _ = password::dummy_hash();
+
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(address = %addr, "listening on http://{addr}");
+
+        let openapi_json = openapi().to_pretty_json().map_err(|e| e.to_string())?;
+        let state = web::Data::new(AppState {
+            db,
+            keys,
+            settings: Arc::new(settings.clone()),
+            metrics: Metrics::new(),
+            openapi_json,
+        });
+        let workers = match settings.workers {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n,
+        };
+        let app_state = state.clone();
+        let max_body = settings.max_body_bytes;
+        let server = HttpServer::new(move || {
+            let (json, query, path) = api::extractor_config(max_body);
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .app_data(app_state.clone())
+                .app_data(json)
+                .app_data(query)
+                .app_data(path)
+                .configure(api::routes)
+                .split_for_parts();
+            app.default_service(web::to(api::not_found))
+                .wrap(from_fn(telemetry::observe))
+        })
+        .workers(workers)
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        .listen(listener)
+        .map_err(|e| e.to_string())?
+        .run();
+        Ok(Application {
+            port: addr.port(),
+            server,
+            state,
+        })
+    }
+
+    /// The port bound (useful when the settings asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM or SIGINT (graceful: requests in flight finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

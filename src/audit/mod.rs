@@ -1,0 +1,111 @@
+//! The audit log: every change, login, view and export is an event, appended in
+//! the same transaction as what it records (Data Protection Act 2018, s.62).
+
+use crate::db::events::{self, NewEventRow};
+use crate::db::{Conn, now_micros};
+use crate::domain::{Rank, Role};
+use crate::error::AppResult;
+use serde_json::Value;
+
+/// What happened, as a dotted name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    AuthLogin,
+    AuthLoginFailed,
+    UserCreated,
+    UserUpdated,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::AuthLogin => "auth.login",
+            Action::AuthLoginFailed => "auth.login_failed",
+            Action::UserCreated => "user.created",
+            Action::UserUpdated => "user.updated",
+        }
+    }
+}
+
+/// Who did it, as they were at that moment.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub role: Option<Role>,
+    pub rank: Option<Rank>,
+    pub force_id: Option<String>,
+}
+
+impl Actor {
+    /// Someone not signed in, known only by the user name they tried.
+    pub fn anonymous(username: &str) -> Actor {
+        Actor {
+            username: Some(username.to_string()),
+            ..Actor::default()
+        }
+    }
+
+    /// The service itself (first-start admin) or the command line.
+    pub fn system(name: &str) -> Actor {
+        Actor {
+            username: Some(name.to_string()),
+            ..Actor::default()
+        }
+    }
+}
+
+/// One event to append.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    pub action: Action,
+    pub actor: &'a Actor,
+    pub closure_id: Option<&'a str>,
+    pub force_id: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub details: Value,
+}
+
+impl<'a> Event<'a> {
+    pub fn new(
+        action: Action,
+        actor: &'a Actor,
+        request_id: Option<&'a str>,
+        details: Value,
+    ) -> Self {
+        Event {
+            action,
+            actor,
+            closure_id: None,
+            force_id: None,
+            request_id,
+            details,
+        }
+    }
+
+    pub fn force(mut self, force_id: Option<&'a str>) -> Self {
+        self.force_id = force_id;
+        self
+    }
+}
+
+/// Appends the event inside the caller's transaction; returns its `seq`.
+pub fn append(conn: &mut Conn, ev: Event) -> AppResult<i64> {
+    let a = ev.actor;
+    events::insert(
+        conn,
+        &NewEventRow {
+            at: now_micros(),
+            action: ev.action.as_str(),
+            actor_user_id: a.user_id.as_deref(),
+            actor_username: a.username.as_deref(),
+            actor_role: a.role.map(Role::as_str),
+            actor_rank: a.rank.map(Rank::as_str),
+            actor_force_id: a.force_id.as_deref(),
+            closure_id: ev.closure_id,
+            force_id: ev.force_id,
+            request_id: ev.request_id,
+            details: ev.details.to_string(),
+        },
+    )
+}

@@ -1,0 +1,11 @@
+//! Who the caller is: passwords, tokens, the [`AuthUser`] extractor and sign-in.
+
+pub mod accounts;
+pub mod extractor;
+pub mod login;
+pub mod password;
+pub mod secret;
+pub mod token;
+
+pub use extractor::AuthUser;
+pub use token::TokenKeys;

@@ -1,0 +1,178 @@
+//! Typed settings: the defaults of `config/default.toml` (compiled in), then an
+//! optional file, then `CLOSURE_AUDIT_*` environment variables, which win.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The documented defaults: the repository's `config/default.toml`, compiled in.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// The prefix of every environment variable that sets a setting.
+pub const ENV_PREFIX: &str = "CLOSURE_AUDIT";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub bind: String,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub jwt_secret: Option<String>,
+    pub token_ttl_seconds: u64,
+    pub admin_password: Option<String>,
+    pub login_max_failures: u32,
+    pub login_window_seconds: u64,
+    pub max_body_bytes: usize,
+    pub max_batch_body_bytes: usize,
+    pub page_limit_default: u32,
+    pub page_limit_max: u32,
+    pub db_pool_size: u32,
+    pub db_connect_timeout_ms: u64,
+    pub sqlite_busy_timeout_ms: u64,
+    pub workers: usize,
+    pub shutdown_timeout_seconds: u64,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, String> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given (tests pass their own).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, String> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        let prefix = format!("{ENV_PREFIX}_");
+        let known = known_keys();
+        for (k, v) in env {
+            let Some(key) = k.strip_prefix(&prefix) else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            // Other tools' variables that share the prefix are not ours to judge.
+            if known.contains(&key.as_str()) {
+                builder = builder.set_override(key, v).map_err(|e| e.to_string())?;
+            }
+        }
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| format!("invalid configuration: {e}"))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if let Some(secret) = &self.jwt_secret
+            && secret.len() < 32
+        {
+            return Err(format!(
+                "jwt_secret (CLOSURE_AUDIT_JWT_SECRET) is {} bytes; it must be at least 32",
+                secret.len()
+            ));
+        }
+        if self.page_limit_default == 0 || self.page_limit_default > self.page_limit_max {
+            return Err("page_limit_default must be between 1 and page_limit_max".into());
+        }
+        if self.token_ttl_seconds == 0 {
+            return Err("token_ttl_seconds must be positive".into());
+        }
+        if self.db_pool_size == 0 {
+            return Err("db_pool_size must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// The keys of `config/default.toml`, commented-out ones included.
+pub fn known_keys() -> Vec<&'static str> {
+    DEFAULT_TOML
+        .lines()
+        .map(|l| l.trim_start_matches('#').trim())
+        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k))
+        .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://./data/closure-audit.db");
+        assert_eq!(s.token_ttl_seconds, 3600);
+        assert_eq!(s.login_max_failures, 5);
+        assert_eq!(s.max_body_bytes, 1 << 20);
+        assert!(s.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn environment_wins() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("CLOSURE_AUDIT_BIND", "0.0.0.0:0"),
+                ("CLOSURE_AUDIT_TOKEN_TTL_SECONDS", "60"),
+                ("CLOSURE_AUDIT_ADMIN_PASSWORD", "123456789012345"),
+                ("CLOSURE_AUDIT_SOMETHING_ELSE", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.bind, "0.0.0.0:0");
+        assert_eq!(s.token_ttl_seconds, 60);
+        assert_eq!(s.admin_password.as_deref(), Some("123456789012345"));
+    }
+
+    #[test]
+    fn short_secret_refused() {
+        let err = Settings::load_with_env(None, env(&[("CLOSURE_AUDIT_JWT_SECRET", "short")]))
+            .unwrap_err();
+        assert!(err.contains("at least 32"), "{err}");
+    }
+
+    #[test]
+    fn every_setting_is_documented() {
+        let keys = known_keys();
+        for k in [
+            "bind",
+            "database_url",
+            "data_dir",
+            "jwt_secret",
+            "admin_password",
+            "token_ttl_seconds",
+            "log_level",
+        ] {
+            assert!(keys.contains(&k), "{k} missing from config/default.toml");
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The `audit_events` table: appending, and reading pages in `seq` order.
+
+use super::schema::audit_events;
+use super::{Conn, with_conn};
+use crate::error::AppResult;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewEventRow<'a> {
+    pub at: i64,
+    pub action: &'a str,
+    pub actor_user_id: Option<&'a str>,
+    pub actor_username: Option<&'a str>,
+    pub actor_role: Option<&'a str>,
+    pub actor_rank: Option<&'a str>,
+    pub actor_force_id: Option<&'a str>,
+    pub closure_id: Option<&'a str>,
+    pub force_id: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub details: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct EventRow {
+    pub seq: i64,
+    pub leaf_index: Option<i64>,
+    pub leaf_hash: Option<String>,
+    pub at: i64,
+    pub action: String,
+    pub actor_user_id: Option<String>,
+    pub actor_username: Option<String>,
+    pub actor_role: Option<String>,
+    pub actor_rank: Option<String>,
+    pub actor_force_id: Option<String>,
+    pub closure_id: Option<String>,
+    pub force_id: Option<String>,
+    pub request_id: Option<String>,
+    pub details: String,
+}
+
+/// Appends one event; returns its `seq`.
+pub fn insert(conn: &mut Conn, row: &NewEventRow) -> AppResult<i64> {
+    Ok(
+        with_conn!(conn, c => diesel::insert_into(audit_events::table)
+        .values(row)
+        .returning(audit_events::seq)
+        .get_result(c))?,
+    )
+}
+
+/// Which events a page holds.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub closure_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub after_seq: Option<i64>,
+    /// Events of this force only (a force auditor's scope): the event's force, or
+    /// its actor's force.
+    pub force_scope: Option<String>,
+}
+
+/// A page of events, oldest first.
+pub fn page(conn: &mut Conn, filter: &EventFilter, limit: i64) -> AppResult<Vec<EventRow>> {
+    Ok(with_conn!(conn, c => {
+        let mut q = audit_events::table.select(EventRow::as_select()).order(audit_events::seq.asc()).limit(limit).into_boxed();
+        if let Some(v) = &filter.closure_id { q = q.filter(audit_events::closure_id.eq(v)); }
+        if let Some(v) = &filter.actor_id { q = q.filter(audit_events::actor_user_id.eq(v)); }
+        if let Some(v) = &filter.action { q = q.filter(audit_events::action.eq(v)); }
+        if let Some(v) = filter.from { q = q.filter(audit_events::at.ge(v)); }
+        if let Some(v) = filter.to { q = q.filter(audit_events::at.lt(v)); }
+        if let Some(v) = filter.after_seq { q = q.filter(audit_events::seq.gt(v)); }
+        if let Some(f) = &filter.force_scope {
+            q = q.filter(audit_events::force_id.eq(f).or(audit_events::actor_force_id.eq(f)));
+        }
+        q.load(c)
+    })?)
+}

@@ -1,0 +1,282 @@
+//! Storage over SQLite (the default) and PostgreSQL from one binary.
+//!
+//! Queries are written once against [`Conn`] with [`with_conn!`], which expands the
+//! body once per backend, so `RETURNING`, `ON CONFLICT` and multi-row inserts work on
+//! both. Every call runs on the blocking pool through [`Db::read`] or [`Db::write`],
+//! never on an async worker.
+//!
+//! On SQLite, writes go through a pool of one connection in `BEGIN IMMEDIATE`
+//! transactions: SQLite has one writer at a time anyway, and queueing in-process
+//! avoids lock waits inside the database. Reads use a pool of their own (WAL lets
+//! them run beside the writer).
+
+pub mod events;
+pub mod login_failures;
+pub mod migrations;
+pub mod schema;
+mod url;
+pub mod users;
+
+pub use url::{DatabaseUrl, sqlite_uri};
+
+use crate::error::{AppError, AppResult};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use std::path::PathBuf;
+use std::time::Duration;
+
+type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// A connection of either backend, as handed to query code.
+pub enum Conn<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of whichever backend
+/// `$conn` is, so that one query text serves both.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Sqlite(inner) => {
+                let $c: &mut ::diesel::SqliteConnection = inner;
+                $body
+            }
+            $crate::db::Conn::Postgres(inner) => {
+                let $c: &mut ::diesel::PgConnection = inner;
+                $body
+            }
+        }
+    };
+}
+pub use with_conn;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Pool settings, from [`crate::config::Settings`].
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub pool_size: u32,
+    pub connect_timeout: Duration,
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+#[derive(Clone)]
+enum Pools {
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        path: PathBuf,
+    },
+    Postgres(PgPool),
+}
+
+/// The database: cheap to clone, shared by every worker.
+#[derive(Clone)]
+pub struct Db {
+    pools: Pools,
+    url: DatabaseUrl,
+}
+
+#[derive(Debug)]
+struct SqlitePragmas {
+    busy_timeout_ms: u64,
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&sqlite_pragmas(self.busy_timeout_ms))
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// PRAGMAs set on every SQLite connection. `synchronous = NORMAL` in WAL mode
+/// survives a crash of the process (a committed transaction is in the WAL); only
+/// a power cut can lose the last transactions.
+fn sqlite_pragmas(busy_timeout_ms: u64) -> String {
+    format!(
+        "PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+    )
+}
+
+impl Db {
+    /// Opens the database the URL names (creating an SQLite file and its folder
+    /// when missing) and builds the pools. Blocking: call at start-up.
+    pub fn connect(url: &DatabaseUrl, opts: &PoolOptions) -> Result<Db, String> {
+        let pools = match url {
+            DatabaseUrl::Sqlite { path } => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
+                }
+                // Create the file, then switch it to WAL once (the mode persists).
+                let mut first = SqliteConnection::establish(&sqlite_uri(path, true))
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                first
+                    .batch_execute(&format!(
+                        "{} PRAGMA journal_mode = WAL;",
+                        sqlite_pragmas(opts.sqlite_busy_timeout_ms)
+                    ))
+                    .map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+                let build = |size: u32| {
+                    Pool::builder()
+                        .max_size(size)
+                        .min_idle(Some(1))
+                        .connection_timeout(opts.connect_timeout)
+                        .connection_customizer(Box::new(SqlitePragmas {
+                            busy_timeout_ms: opts.sqlite_busy_timeout_ms,
+                        }))
+                        .build(ConnectionManager::<SqliteConnection>::new(sqlite_uri(
+                            path, false,
+                        )))
+                        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+                };
+                Pools::Sqlite {
+                    read: build(opts.pool_size)?,
+                    write: build(1)?,
+                    path: path.clone(),
+                }
+            }
+            DatabaseUrl::Postgres { url: pg } => {
+                let pool = Pool::builder()
+                    .max_size(opts.pool_size)
+                    .min_idle(Some(1))
+                    .connection_timeout(opts.connect_timeout)
+                    .test_on_check_out(true)
+                    .build(ConnectionManager::<PgConnection>::new(pg))
+                    .map_err(|e| format!("cannot connect to {}: {e}", url.redacted()))?;
+                Pools::Postgres(pool)
+            }
+        };
+        Ok(Db {
+            pools,
+            url: url.clone(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Runs `f` on a pooled connection, without a transaction, on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn<'_>) -> AppResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        blocking(move || db.read_blocking(f)).await
+    }
+
+    /// Runs `f` in one transaction (`BEGIN IMMEDIATE` on SQLite) on the blocking
+    /// pool: everything `f` writes commits together or not at all.
+    pub async fn write<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn<'_>) -> AppResult<T> + Send + 'static,
+    {
+        let db = self.clone();
+        blocking(move || db.write_blocking(f)).await
+    }
+
+    /// [`Db::read`] for code that is already off the async workers.
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&mut Conn<'_>) -> AppResult<T>) -> AppResult<T> {
+        match &self.pools {
+            Pools::Sqlite { read, .. } => {
+                let mut c = read.get()?;
+                f(&mut Conn::Sqlite(&mut c))
+            }
+            Pools::Postgres(pool) => {
+                let mut c = pool.get()?;
+                f(&mut Conn::Postgres(&mut c))
+            }
+        }
+    }
+
+    /// [`Db::write`] for code that is already off the async workers.
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Conn<'_>) -> AppResult<T>) -> AppResult<T> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                let mut c = write.get()?;
+                c.immediate_transaction(|c| f(&mut Conn::Sqlite(c)))
+            }
+            Pools::Postgres(pool) => {
+                let mut c = pool.get()?;
+                c.transaction(|c| f(&mut Conn::Postgres(c)))
+            }
+        }
+    }
+
+    /// Whether the database answers now. On SQLite the file must still be where
+    /// the URL says (a fresh connection is opened, never creating one); on
+    /// PostgreSQL a pooled connection must answer.
+    pub async fn ready(&self) -> AppResult<()> {
+        let db = self.clone();
+        blocking(move || {
+            if let Pools::Sqlite { path, .. } = &db.pools {
+                let mut fresh =
+                    SqliteConnection::establish(&sqlite_uri(path, false)).map_err(|e| {
+                        AppError::Unavailable(format!("cannot open {}: {e}", path.display()))
+                    })?;
+                fresh.batch_execute("SELECT 1").map_err(|e| {
+                    AppError::Unavailable(format!("{} does not answer: {e}", path.display()))
+                })?;
+            }
+            db.read_blocking(|c| {
+                with_conn!(c, c => c.batch_execute("SELECT 1")).map_err(AppError::from)
+            })
+            .map_err(|e| match e {
+                AppError::Unavailable(m) => AppError::Unavailable(m),
+                other => AppError::Unavailable(format!("database does not answer: {other}")),
+            })
+        })
+        .await
+    }
+}
+
+/// Runs blocking work on the blocking pool, inside the caller's tracing span so
+/// that its log lines keep the request id.
+pub async fn blocking<T, F>(f: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> AppResult<T> + Send + 'static,
+{
+    let span = tracing::Span::current();
+    actix_web::web::block(move || span.in_scope(f)).await?
+}
+
+/// Microseconds since the Unix epoch, now: the one clock of every stored
+/// timestamp (both backends keep microseconds, so hashes match).
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// A stored timestamp as RFC 3339 in UTC (`2026-11-28T09:15:00Z`, with
+/// fractional seconds only when there are some).
+pub fn rfc3339(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_default()
+}
+
+/// Whether a diesel error is a unique-constraint violation.
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,16 @@
+//! The rules of the domain, free of HTTP and SQL.
+//!
+//! Every rule that decides what is valid or who may do what lives here as a plain
+//! function with unit tests, so that no handler writes a rule of its own. The words
+//! are those of `DOMAIN.md`: outcome codes, ranks, forces, the sign-off checklist.
+
+pub mod forces;
+pub mod ranks;
+pub mod roles;
+pub mod users;
+pub mod validation;
+
+pub use forces::{FORCES, Force, force_name, is_known_force};
+pub use ranks::Rank;
+pub use roles::Role;
+pub use validation::{FieldError, Fields};

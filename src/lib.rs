@@ -1,0 +1,23 @@
+//! closure-audit: inspector sign-off and tamper-evident audit of VAWG crime
+//! closures under outcome codes 15 and 16.
+//!
+//! - [`domain`]: the rules (ranks, forces, validation), free of HTTP and SQL;
+//! - [`db`]: storage over SQLite and PostgreSQL;
+//! - [`auth`]: passwords, tokens, the signed-in caller;
+//! - [`audit`]: the audit log;
+//! - [`api`]: HTTP handlers and the route table;
+//! - [`app`]: wiring it together.
+
+pub mod api;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod telemetry;
+
+pub use app::{AppState, Application};
+pub use config::Settings;
+pub use error::{AppError, AppResult};
