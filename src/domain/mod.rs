@@ -4,9 +4,12 @@
 //! function with unit tests, so that no handler writes a rule of its own. The words
 //! are those of `DOMAIN.md`: outcome codes, ranks, forces, the sign-off checklist.
 
+pub mod access;
+pub mod closures;
 pub mod forces;
 pub mod ranks;
 pub mod roles;
+pub mod signoff;
 pub mod users;
 pub mod validation;
 

@@ -1,0 +1,74 @@
+//! Who may read what (API.md, "Roles and scope").
+
+use super::roles::Role;
+
+/// The closures a caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// One force's only.
+    Force(String),
+    /// Every force (a national auditor).
+    All,
+}
+
+impl Scope {
+    pub fn allows(&self, force_id: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Force(f) => f == force_id,
+        }
+    }
+
+    /// The force filter to apply, given the one the caller asked for: `Err` when
+    /// it asked for a force outside its scope (nothing to see).
+    pub fn narrow(&self, asked: Option<&str>) -> Result<Option<String>, ()> {
+        match (self, asked) {
+            (Scope::All, a) => Ok(a.map(str::to_owned)),
+            (Scope::Force(f), None) => Ok(Some(f.clone())),
+            (Scope::Force(f), Some(a)) if a == f => Ok(Some(f.clone())),
+            (Scope::Force(_), Some(_)) => Err(()),
+        }
+    }
+}
+
+pub const RULE_READ_CLOSURES: &str = "closures are read by force systems, officers and auditors";
+
+/// Which closures `role` (of `force_id`) may read; `Err` with the rule when none.
+pub fn closure_scope(role: Role, force_id: Option<&str>) -> Result<Scope, &'static str> {
+    match (role, force_id) {
+        (Role::Admin, _) => Err(RULE_READ_CLOSURES),
+        (Role::Auditor, None) => Ok(Scope::All),
+        (_, Some(f)) => Ok(Scope::Force(f.to_string())),
+        // A force system or officer always has a force; without one it sees nothing.
+        (_, None) => Err(RULE_READ_CLOSURES),
+    }
+}
+
+/// Whether `role` may post closures (its own force's only).
+pub fn may_post_closures(role: Role) -> bool {
+    matches!(role, Role::ForceSystem | Role::Officer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        assert_eq!(closure_scope(Role::Auditor, None), Ok(Scope::All));
+        assert_eq!(
+            closure_scope(Role::Auditor, Some("kent")),
+            Ok(Scope::Force("kent".into()))
+        );
+        assert_eq!(
+            closure_scope(Role::ForceSystem, Some("kent")),
+            Ok(Scope::Force("kent".into()))
+        );
+        assert!(closure_scope(Role::Admin, None).is_err());
+        let kent = Scope::Force("kent".into());
+        assert_eq!(kent.narrow(None), Ok(Some("kent".into())));
+        assert_eq!(kent.narrow(Some("essex")), Err(()));
+        assert_eq!(Scope::All.narrow(Some("essex")), Ok(Some("essex".into())));
+        assert!(kent.allows("kent") && !kent.allows("essex"));
+    }
+}

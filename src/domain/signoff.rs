@@ -1,0 +1,300 @@
+//! Inspector sign-off (recommendation 5.2): the statuses of a closure, the
+//! decisions on it, and who may take them.
+
+use super::closures::{CHECKLIST, RATIONALE_LEN};
+use super::ranks::Rank;
+use super::roles::Role;
+use super::validation::{Errors, FieldError, Fields};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    PendingSignoff,
+    SignedOff,
+    Rejected,
+    Reopened,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::PendingSignoff,
+        Status::SignedOff,
+        Status::Rejected,
+        Status::Reopened,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::PendingSignoff => "pending_signoff",
+            Status::SignedOff => "signed_off",
+            Status::Rejected => "rejected",
+            Status::Reopened => "reopened",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Only a closure awaiting sign-off, or reopened, can be decided.
+    pub fn decidable(self) -> bool {
+        matches!(self, Status::PendingSignoff | Status::Reopened)
+    }
+
+    /// Only a decided closure can be reopened.
+    pub fn reopenable(self) -> bool {
+        matches!(self, Status::SignedOff | Status::Rejected)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Decision> {
+        match s {
+            "approve" => Some(Decision::Approve),
+            "reject" => Some(Decision::Reject),
+            _ => None,
+        }
+    }
+    /// The status a closure takes on this decision.
+    pub fn outcome(self) -> Status {
+        match self {
+            Decision::Approve => Status::SignedOff,
+            Decision::Reject => Status::Rejected,
+        }
+    }
+}
+
+/// The sign-off checklist as confirmed by the decider, in [`CHECKLIST`] order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checklist(pub [bool; 4]);
+
+impl Checklist {
+    pub fn to_json(self) -> Value {
+        let mut m = serde_json::Map::new();
+        for (name, v) in CHECKLIST.iter().zip(self.0) {
+            m.insert((*name).to_string(), Value::Bool(v));
+        }
+        Value::Object(m)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionInput {
+    pub decision: Decision,
+    pub rationale: String,
+    pub checklist: Checklist,
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReopenInput {
+    pub reason: String,
+    pub expected_version: Option<i64>,
+}
+
+fn expected_version(f: &Fields, errs: &mut Errors) -> Option<i64> {
+    let v = f.optional_i64("expected_version", errs);
+    if let Some(n) = v
+        && n < 1
+    {
+        errs.add("expected_version", "must be 1 or more");
+    }
+    v
+}
+
+/// Reads a decision. Approval needs all four checklist items confirmed and a
+/// rationale; rejection needs only the rationale (DOMAIN.md).
+pub fn parse_decision(body: &Value) -> Result<DecisionInput, Vec<FieldError>> {
+    let f = Fields::root(body)?;
+    let mut errs = Errors::default();
+    let decision = match f.required_str("decision", (1, 16), &mut errs) {
+        Some(s) => {
+            let d = Decision::parse(&s);
+            if d.is_none() {
+                errs.add("decision", "must be approve or reject");
+            }
+            d
+        }
+        None => None,
+    };
+    let rationale = f.required_str("rationale", RATIONALE_LEN, &mut errs);
+    let path = f.path("checklist");
+    let list = f.object("checklist", &path, &mut errs);
+    let mut checklist = Checklist::default();
+    for (i, item) in CHECKLIST.iter().enumerate() {
+        let value = list.and_then(|l| l.optional_bool(item, &mut errs));
+        checklist.0[i] = value == Some(true);
+        if decision == Some(Decision::Approve)
+            && value != Some(true)
+            && !errs.has(&format!("checklist.{item}"))
+        {
+            errs.add(
+                format!("checklist.{item}"),
+                "must be confirmed (true) to approve",
+            );
+        }
+    }
+    let expected_version = expected_version(&f, &mut errs);
+    errs.finish(|| DecisionInput {
+        decision: decision.expect("checked"),
+        rationale: rationale.unwrap_or_default(),
+        checklist,
+        expected_version,
+    })
+}
+
+pub fn parse_reopen(body: &Value) -> Result<ReopenInput, Vec<FieldError>> {
+    let f = Fields::root(body)?;
+    let mut errs = Errors::default();
+    let reason = f.required_str("reason", RATIONALE_LEN, &mut errs);
+    let expected_version = expected_version(&f, &mut errs);
+    errs.finish(|| ReopenInput {
+        reason: reason.unwrap_or_default(),
+        expected_version,
+    })
+}
+
+/// Why a caller may not decide or reopen a closure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 403, with the rule in words.
+    Forbidden(&'static str),
+    /// 404: the closure is outside the caller's force, so it does not exist for them.
+    NotFound,
+}
+
+/// The decider as it is at this moment (its rank now is the one that counts).
+pub struct Decider<'a> {
+    pub role: Role,
+    pub rank: Option<Rank>,
+    pub force_id: Option<&'a str>,
+    pub officer_id: Option<&'a str>,
+}
+
+pub const RULE_OFFICERS_ONLY: &str =
+    "sign-off is taken by officers of the closure's force; this role cannot decide";
+pub const RULE_RANK: &str = "sign-off requires the rank of inspector or above";
+pub const RULE_SEPARATION: &str =
+    "separation of duties: an officer cannot decide on a closure it proposed";
+
+/// Whether `who` may approve or reject a closure of `force_id` proposed by
+/// `proposer_officer_id`.
+pub fn may_decide(who: &Decider, force_id: &str, proposer_officer_id: &str) -> Result<(), Refusal> {
+    may_reopen(who, force_id)?;
+    if who.officer_id == Some(proposer_officer_id) {
+        return Err(Refusal::Forbidden(RULE_SEPARATION));
+    }
+    Ok(())
+}
+
+/// Whether `who` may reopen a closure of `force_id`: an officer of that force,
+/// inspector or above.
+pub fn may_reopen(who: &Decider, force_id: &str) -> Result<(), Refusal> {
+    if who.role != Role::Officer {
+        return Err(Refusal::Forbidden(RULE_OFFICERS_ONLY));
+    }
+    if who.force_id != Some(force_id) {
+        return Err(Refusal::NotFound);
+    }
+    if !who.rank.is_some_and(Rank::may_sign_off) {
+        return Err(Refusal::Forbidden(RULE_RANK));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn officer(rank: Rank, force: &'static str, id: &'static str) -> Decider<'static> {
+        Decider {
+            role: Role::Officer,
+            rank: Some(rank),
+            force_id: Some(force),
+            officer_id: Some(id),
+        }
+    }
+
+    #[test]
+    fn who_may_decide() {
+        assert_eq!(
+            may_decide(&officer(Rank::Inspector, "kent", "1"), "kent", "2"),
+            Ok(())
+        );
+        assert_eq!(
+            may_decide(&officer(Rank::ChiefConstable, "kent", "1"), "kent", "2"),
+            Ok(())
+        );
+        assert_eq!(
+            may_decide(&officer(Rank::Sergeant, "kent", "1"), "kent", "2"),
+            Err(Refusal::Forbidden(RULE_RANK))
+        );
+        assert_eq!(
+            may_decide(&officer(Rank::Inspector, "essex", "1"), "kent", "2"),
+            Err(Refusal::NotFound)
+        );
+        assert_eq!(
+            may_decide(&officer(Rank::Inspector, "kent", "2"), "kent", "2"),
+            Err(Refusal::Forbidden(RULE_SEPARATION))
+        );
+        for role in [Role::Auditor, Role::Admin, Role::ForceSystem] {
+            let d = Decider {
+                role,
+                rank: None,
+                force_id: Some("kent"),
+                officer_id: None,
+            };
+            assert_eq!(
+                may_decide(&d, "kent", "2"),
+                Err(Refusal::Forbidden(RULE_OFFICERS_ONLY))
+            );
+        }
+    }
+
+    #[test]
+    fn approval_needs_every_checklist_item() {
+        let body = json!({"decision": "approve", "rationale": "All evidence reviewed in full.",
+                          "checklist": {"victim_wishes_recorded": true, "evidence_led_prosecution_considered": false,
+                                        "safeguarding_in_place": true}});
+        let fields: Vec<_> = parse_decision(&body)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "checklist.evidence_led_prosecution_considered",
+                "checklist.victim_informed"
+            ]
+        );
+        let reject =
+            json!({"decision": "reject", "rationale": "Further enquiries are needed first."});
+        let d = parse_decision(&reject).unwrap();
+        assert_eq!(d.decision.outcome(), Status::Rejected);
+        assert_eq!(d.checklist, Checklist([false; 4]));
+    }
+
+    #[test]
+    fn statuses() {
+        assert!(Status::PendingSignoff.decidable() && Status::Reopened.decidable());
+        assert!(!Status::SignedOff.decidable() && !Status::Rejected.decidable());
+        assert!(Status::SignedOff.reopenable() && !Status::Reopened.reopenable());
+    }
+}

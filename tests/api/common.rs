@@ -1,0 +1,430 @@
+//! The test harness: the real service on port 0 over a fresh database (an SQLite
+//! file in a temporary folder, or a PostgreSQL database made for this test and
+//! dropped after it), and a real HTTP client.
+
+#![allow(dead_code)]
+
+use closure_audit::{Application, Settings};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::AbortHandle;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const JWT_SECRET: &str = "a-test-secret-that-is-long-enough-0123456789";
+pub const PASSWORD: &str = "a long enough password";
+
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    /// The server URL of TEST_DATABASE_URL; each test makes its own database there.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL when TEST_DATABASE_URL is set. When it is not, the PostgreSQL
+    /// half of each test is skipped, unless CLOSURE_AUDIT_REQUIRE_POSTGRES is set
+    /// (as CI sets it), when that is a failure.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ if std::env::var_os("CLOSURE_AUDIT_REQUIRE_POSTGRES").is_some() => {
+                panic!("CLOSURE_AUDIT_REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not")
+            }
+            _ => {
+                eprintln!("TEST_DATABASE_URL unset: PostgreSQL half skipped");
+                None
+            }
+        }
+    }
+}
+
+/// Runs each named `async fn name(backend: Backend)` as two tests, `name::sqlite`
+/// and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(b) = $crate::common::Backend::postgres() {
+                        super::$name(b).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// Replaces the database name of a libpq URL.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{base}/{db}{query}")
+}
+
+/// Replaces host and port of a libpq URL.
+pub fn with_host_port(url: &str, host_port: &str) -> String {
+    let scheme_end = url.find("://").map(|i| i + 3).unwrap();
+    let rest = &url[scheme_end..];
+    let auth_end = rest.find('/').unwrap_or(rest.len());
+    let (userinfo, _) = match rest[..auth_end].rfind('@') {
+        Some(i) => (&rest[..=i], &rest[i + 1..auth_end]),
+        None => ("", &rest[..auth_end]),
+    };
+    format!(
+        "{}{}{}{}",
+        &url[..scheme_end],
+        userinfo,
+        host_port,
+        &rest[auth_end..]
+    )
+}
+
+/// A PostgreSQL database made for one test, dropped with it.
+pub struct PgDatabase {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub fn create(server_url: &str) -> PgDatabase {
+        let name = format!("closure_audit_test_{}", uuid::Uuid::new_v4().simple());
+        let mut c = PgConnection::establish(server_url).expect("connect to TEST_DATABASE_URL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .expect("create test database");
+        PgDatabase {
+            admin_url: server_url.to_string(),
+            url: with_database(server_url, &name),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut c) = PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut c);
+        }
+    }
+}
+
+/// A TCP proxy in front of PostgreSQL that a test can cut and restore, to see
+/// the service lose its database and recover.
+pub struct Proxy {
+    pub port: u16,
+    enabled: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<AbortHandle>>>,
+    accept: AbortHandle,
+}
+
+impl Proxy {
+    pub async fn start(target: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let enabled = Arc::new(AtomicBool::new(true));
+        let conns: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let (en, cs) = (enabled.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !en.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                cs.lock().await.push(task.abort_handle());
+            }
+        })
+        .abort_handle();
+        Proxy {
+            port,
+            enabled,
+            conns,
+            accept,
+        }
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub async fn cut(&self) {
+        self.enabled.store(false, Ordering::SeqCst);
+        for c in self.conns.lock().await.drain(..) {
+            c.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.enabled.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub admin_token: String,
+    pub settings: Settings,
+    pub dir: tempfile::TempDir,
+    pub backend: Backend,
+    pub proxy: Option<Proxy>,
+    handle: actix_web::dev::ServerHandle,
+    pg: Option<PgDatabase>,
+}
+
+/// Settings for a test: port 0, a fixed secret and admin password, quiet logs.
+pub fn test_settings(dir: &std::path::Path) -> Settings {
+    let env = vec![
+        ("CLOSURE_AUDIT_BIND".to_string(), "127.0.0.1:0".to_string()),
+        (
+            "CLOSURE_AUDIT_DATABASE_URL".to_string(),
+            format!("sqlite://{}/closure-audit.db", dir.display()),
+        ),
+        (
+            "CLOSURE_AUDIT_DATA_DIR".to_string(),
+            dir.display().to_string(),
+        ),
+        (
+            "CLOSURE_AUDIT_JWT_SECRET".to_string(),
+            JWT_SECRET.to_string(),
+        ),
+        (
+            "CLOSURE_AUDIT_ADMIN_PASSWORD".to_string(),
+            ADMIN_PASSWORD.to_string(),
+        ),
+        ("CLOSURE_AUDIT_WORKERS".to_string(), "2".to_string()),
+        ("CLOSURE_AUDIT_DB_POOL_SIZE".to_string(), "4".to_string()),
+        ("CLOSURE_AUDIT_LOG_LEVEL".to_string(), "warn".to_string()),
+    ];
+    Settings::load_with_env(None, env).expect("test settings")
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the service; `tweak` may change the settings first.
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_full(backend, false, tweak).await
+    }
+
+    /// As [`TestApp::spawn_with`]; with `proxied`, PostgreSQL is reached through a
+    /// [`Proxy`] that the test can cut.
+    pub async fn spawn_full(
+        backend: Backend,
+        proxied: bool,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = test_settings(dir.path());
+        let mut pg = None;
+        let mut proxy = None;
+        if let Backend::Postgres(server) = &backend {
+            let db = PgDatabase::create(server);
+            settings.database_url = db.url.clone();
+            if proxied {
+                let host_port = {
+                    let rest = &server[server.find("://").unwrap() + 3..];
+                    let auth = &rest[..rest.find('/').unwrap_or(rest.len())];
+                    let hp = auth.rsplit('@').next().unwrap();
+                    if hp.contains(':') {
+                        hp.to_string()
+                    } else {
+                        format!("{hp}:5432")
+                    }
+                };
+                let p = Proxy::start(host_port).await;
+                settings.database_url = with_host_port(&db.url, &format!("127.0.0.1:{}", p.port));
+                proxy = Some(p);
+            }
+            pg = Some(db);
+        }
+        tweak(&mut settings);
+        let app = Application::build(settings.clone()).expect("service starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        let client = Client::builder().build().unwrap();
+        let mut t = TestApp {
+            base,
+            client,
+            admin_token: String::new(),
+            settings,
+            dir,
+            backend,
+            proxy,
+            handle,
+            pg,
+        };
+        t.admin_token = t.login_ok("admin", ADMIN_PASSWORD).await;
+        t
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut r = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        r.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(&json!({"username": username, "password": password})),
+        )
+        .await
+    }
+
+    pub async fn login_ok(&self, username: &str, password: &str) -> String {
+        let res = self.login(username, password).await;
+        assert_eq!(res.status(), StatusCode::OK, "login of {username}");
+        let body: Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a user as admin; returns the user as served.
+    pub async fn create_user(&self, body: Value) -> Value {
+        let res = self.post("/api/v1/users", &self.admin_token, &body).await;
+        let status = res.status();
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{json}");
+        json
+    }
+
+    /// Creates a user of `role` and signs it in; returns (user, token).
+    pub async fn user(
+        &self,
+        role: &str,
+        force: Option<&str>,
+        rank: Option<&str>,
+    ) -> (Value, String) {
+        let username = format!("{role}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let mut body = json!({"username": username, "password": PASSWORD, "display_name": username, "role": role});
+        if let Some(f) = force {
+            body["force_id"] = json!(f);
+        }
+        if let Some(r) = rank {
+            body["rank"] = json!(r);
+            body["officer_id"] = json!(format!("{}", rand_officer_id()));
+        }
+        let user = self.create_user(body).await;
+        let token = self.login_ok(&username, PASSWORD).await;
+        (user, token)
+    }
+
+    /// The audit events matching `query` (as the admin sees them).
+    pub async fn events(&self, query: &str) -> Vec<Value> {
+        let res = self
+            .get(
+                &format!("/api/v1/audit/events?limit=1000&{query}"),
+                &self.admin_token,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        body["items"].as_array().unwrap().clone()
+    }
+}
+
+fn rand_officer_id() -> u32 {
+    (uuid::Uuid::new_v4().as_u128() % 90000) as u32 + 10000
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command now; the database is dropped after (FORCE).
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Asserts an error response is problem+json with the contract's members and
+/// returns its body.
+pub async fn problem(res: Response, status: u16) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert_eq!(ct, "application/problem+json", "content type");
+    let body: Value = res.json().await.expect("problem body is JSON");
+    for key in ["type", "title", "detail"] {
+        assert!(body[key].is_string(), "problem lacks {key}: {body}");
+    }
+    assert_eq!(body["status"], json!(status), "{body}");
+    body
+}
+
+/// The `field` names of a 422 problem.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -1,0 +1,10 @@
+//! Black-box tests over real HTTP against a real database: SQLite always, and
+//! PostgreSQL too when TEST_DATABASE_URL is set.
+
+mod common;
+
+mod auth;
+mod cli;
+mod errors;
+mod operations;
+mod users;

@@ -1,0 +1,175 @@
+//! Health, readiness (and losing the database), metrics, request ids, OpenAPI.
+
+use crate::common::*;
+use crate::on_both_backends;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+on_both_backends!(
+    health_metrics_and_request_ids,
+    openapi_documents_every_route,
+    readiness_follows_the_database
+);
+
+async fn health_metrics_and_request_ids(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let generated = res
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(generated.len() >= 16);
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers().get("x-request-id").unwrap(), "abc-123");
+    problem(app.get("/api/v1/users/nope", &app.admin_token).await, 404).await;
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"http_requests_total{method="GET",route="/api/v1/users/{id}",status="404"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("http_request_duration_seconds_bucket"));
+}
+
+async fn openapi_documents_every_route(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    let contract = [
+        ("post", "/api/v1/auth/login"),
+        ("get", "/api/v1/auth/me"),
+        ("post", "/api/v1/users"),
+        ("get", "/api/v1/users"),
+        ("get", "/api/v1/users/{id}"),
+        ("patch", "/api/v1/users/{id}"),
+        ("get", "/api/v1/forces"),
+        ("get", "/api/v1/audit/events"),
+        ("get", "/api/v1/openapi.json"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+    ];
+    for (method, path) in contract {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+    }
+    // Every documented operation is served: without a token, a protected one
+    // answers 401 (never the 404 of a missing route).
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let concrete = path.replace("{id}", "some-id");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let res = app.request(m, &concrete, None, None).await;
+            let secured = op.get("security").is_some();
+            if secured {
+                assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+            } else {
+                assert_ne!(res.status(), StatusCode::NOT_FOUND, "{method} {path}");
+            }
+        }
+    }
+}
+
+async fn wait_for(app: &TestApp, want: StatusCode) -> StatusCode {
+    let start = Instant::now();
+    loop {
+        let status = app
+            .client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == want || start.elapsed() > Duration::from_secs(15) {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn readiness_follows_the_database(b: Backend) {
+    let app = TestApp::spawn_full(b.clone(), true, |s| s.db_connect_timeout_ms = 500).await;
+    assert_eq!(wait_for(&app, StatusCode::OK).await, StatusCode::OK);
+    let db_file = app.dir.path().join("closure-audit.db");
+    let moved = app.dir.path().join("moved-away.db");
+    // Take the database away.
+    match &app.proxy {
+        Some(p) => p.cut().await,
+        None => std::fs::rename(&db_file, &moved).unwrap(),
+    }
+    let started = Instant::now();
+    let res = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "readiness must answer promptly"
+    );
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    problem(res, 503).await;
+    if app.proxy.is_some() {
+        // Requests that need the database get 503 too, promptly, never 500.
+        let started = Instant::now();
+        problem(app.get("/api/v1/auth/me", &app.admin_token).await, 503).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    // Bring it back: the service recovers by itself.
+    match &app.proxy {
+        Some(p) => p.restore(),
+        None => std::fs::rename(&moved, &db_file).unwrap(),
+    }
+    assert_eq!(wait_for(&app, StatusCode::OK).await, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/auth/me", &app.admin_token).await.status(),
+        StatusCode::OK
+    );
+    // And nothing was silently created in its place while it was gone.
+    assert!(!moved.exists());
+}
