@@ -11,6 +11,10 @@ pub enum Scope {
     All,
 }
 
+/// A force the caller may not see was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfScope;
+
 impl Scope {
     pub fn allows(&self, force_id: &str) -> bool {
         match self {
@@ -21,12 +25,12 @@ impl Scope {
 
     /// The force filter to apply, given the one the caller asked for: `Err` when
     /// it asked for a force outside its scope (nothing to see).
-    pub fn narrow(&self, asked: Option<&str>) -> Result<Option<String>, ()> {
+    pub fn narrow(&self, asked: Option<&str>) -> Result<Option<String>, OutOfScope> {
         match (self, asked) {
             (Scope::All, a) => Ok(a.map(str::to_owned)),
             (Scope::Force(f), None) => Ok(Some(f.clone())),
             (Scope::Force(f), Some(a)) if a == f => Ok(Some(f.clone())),
-            (Scope::Force(_), Some(_)) => Err(()),
+            (Scope::Force(_), Some(_)) => Err(OutOfScope),
         }
     }
 }
@@ -67,7 +71,7 @@ mod tests {
         assert!(closure_scope(Role::Admin, None).is_err());
         let kent = Scope::Force("kent".into());
         assert_eq!(kent.narrow(None), Ok(Some("kent".into())));
-        assert_eq!(kent.narrow(Some("essex")), Err(()));
+        assert_eq!(kent.narrow(Some("essex")), Err(OutOfScope));
         assert_eq!(Scope::All.narrow(Some("essex")), Ok(Some("essex".into())));
         assert!(kent.allows("kent") && !kent.allows("essex"));
     }

@@ -252,13 +252,13 @@ pub fn parse_closure(body: &Value, now: DateTime<Utc>) -> Result<ClosureInput, V
     }
     let crime_recorded_at = timestamp(&f, "crime_recorded_at", &mut errs);
     let closure_proposed_at = timestamp(&f, "closure_proposed_at", &mut errs);
-    if let (Some(rec), Some(prop)) = (crime_recorded_at, closure_proposed_at) {
-        if prop < rec {
-            errs.add(
-                "closure_proposed_at",
-                "must not be before crime_recorded_at",
-            );
-        }
+    if let (Some(rec), Some(prop)) = (crime_recorded_at, closure_proposed_at)
+        && prop < rec
+    {
+        errs.add(
+            "closure_proposed_at",
+            "must not be before crime_recorded_at",
+        );
     }
     if let Some(prop) = closure_proposed_at
         && prop > now.timestamp_micros() + FUTURE_SKEW_SECONDS * 1_000_000
