@@ -5,10 +5,14 @@
 
 pub mod audit;
 pub mod auth;
+pub mod closures;
 pub mod forces;
 pub mod ops;
 pub mod params;
+pub mod signoff;
 pub mod users;
+pub mod views;
+pub mod volumes;
 
 use crate::error::{AppError, Problem};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -29,6 +33,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(users::get_user)
             .service(users::patch_user)
             .service(forces::list_forces)
+            .service(closures::create_batch)
+            .service(closures::create_closure)
+            .service(closures::list_closures)
+            .service(closures::get_closure)
+            .service(closures::get_case)
+            .service(signoff::decide)
+            .service(signoff::reopen)
+            .service(volumes::put_volume)
             .service(audit::list_events),
     );
     cfg.service(ops::healthz)
@@ -51,6 +63,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         (name = "auth", description = "Sign-in and the caller"),
         (name = "users", description = "Accounts (admin)"),
         (name = "forces", description = "The 44 forces"),
+        (name = "closures", description = "Closures under outcomes 15 and 16"),
+        (name = "sign-off", description = "Inspector decisions"),
+        (name = "volumes", description = "Monthly finalised totals (denominators)"),
         (name = "audit", description = "The audit log"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
@@ -120,4 +135,34 @@ pub async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, AppE
         req.method(),
         req.path()
     )))
+}
+
+/// Reads a JSON body of up to `limit` bytes straight from the payload, for a
+/// route whose limit differs from the default (the batch). Answers as the
+/// JSON extractor does: 415, 413 or 400.
+pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<serde_json::Value, AppError> {
+    use actix_web::HttpMessage;
+    use futures_util::StreamExt;
+    let is_json = matches!(req.mime_type(), Ok(Some(m)) if m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+    if !is_json {
+        return Err(AppError::UnsupportedMediaType("the body must be sent as Content-Type: application/json".into()));
+    }
+    let too_large = || AppError::PayloadTooLarge(format!("the body is larger than the limit of {limit} bytes"));
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))
 }

@@ -14,6 +14,13 @@ pub enum Action {
     AuthLoginFailed,
     UserCreated,
     UserUpdated,
+    ClosureCreated,
+    ClosureApproved,
+    ClosureRejected,
+    ClosureReopened,
+    ClosureViewed,
+    VolumeSet,
+    ExportDownloaded,
 }
 
 impl Action {
@@ -23,6 +30,13 @@ impl Action {
             Action::AuthLoginFailed => "auth.login_failed",
             Action::UserCreated => "user.created",
             Action::UserUpdated => "user.updated",
+            Action::ClosureCreated => "closure.created",
+            Action::ClosureApproved => "closure.approved",
+            Action::ClosureRejected => "closure.rejected",
+            Action::ClosureReopened => "closure.reopened",
+            Action::ClosureViewed => "closure.viewed",
+            Action::VolumeSet => "volume.set",
+            Action::ExportDownloaded => "export.downloaded",
         }
     }
 }
@@ -87,25 +101,40 @@ impl<'a> Event<'a> {
         self.force_id = force_id;
         self
     }
-}
 
-/// Appends the event inside the caller's transaction; returns its `seq`.
-pub fn append(conn: &mut Conn, ev: Event) -> AppResult<i64> {
-    let a = ev.actor;
-    events::insert(
-        conn,
-        &NewEventRow {
-            at: now_micros(),
-            action: ev.action.as_str(),
+    /// The event concerns this closure (of this force).
+    pub fn closure(mut self, closure_id: &'a str, force_id: &'a str) -> Self {
+        self.closure_id = Some(closure_id);
+        self.force_id = Some(force_id);
+        self
+    }
+
+    fn row(&self, at: i64) -> NewEventRow<'_> {
+        let a = self.actor;
+        NewEventRow {
+            at,
+            action: self.action.as_str(),
             actor_user_id: a.user_id.as_deref(),
             actor_username: a.username.as_deref(),
             actor_role: a.role.map(Role::as_str),
             actor_rank: a.rank.map(Rank::as_str),
             actor_force_id: a.force_id.as_deref(),
-            closure_id: ev.closure_id,
-            force_id: ev.force_id,
-            request_id: ev.request_id,
-            details: ev.details.to_string(),
-        },
-    )
+            closure_id: self.closure_id,
+            force_id: self.force_id,
+            request_id: self.request_id,
+            details: self.details.to_string(),
+        }
+    }
+}
+
+/// Appends the event inside the caller's transaction; returns its `seq`.
+pub fn append(conn: &mut Conn, ev: Event) -> AppResult<i64> {
+    events::insert(conn, &ev.row(now_micros()))
+}
+
+/// Appends many events, in order, inside the caller's transaction.
+pub fn append_all(conn: &mut Conn, evs: &[Event]) -> AppResult<()> {
+    let at = now_micros();
+    let rows: Vec<NewEventRow> = evs.iter().map(|e| e.row(at)).collect();
+    events::insert_all(conn, &rows)
 }

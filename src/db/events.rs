@@ -51,6 +51,14 @@ pub fn insert(conn: &mut Conn, row: &NewEventRow) -> AppResult<i64> {
     )
 }
 
+/// Appends many events in order (multi-row inserts).
+pub fn insert_all(conn: &mut Conn, rows: &[NewEventRow]) -> AppResult<()> {
+    for chunk in rows.chunks(1000) {
+        with_conn!(conn, c => diesel::insert_into(audit_events::table).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
 /// Which events a page holds.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {

@@ -10,12 +10,14 @@
 //! avoids lock waits inside the database. Reads use a pool of their own (WAL lets
 //! them run beside the writer).
 
+pub mod closures;
 pub mod events;
 pub mod login_failures;
 pub mod migrations;
 pub mod schema;
 mod url;
 pub mod users;
+pub mod volumes;
 
 pub use url::{DatabaseUrl, sqlite_uri};
 

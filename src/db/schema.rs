@@ -48,4 +48,83 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, login_failures, audit_events);
+diesel::table! {
+    closures (id) {
+        id -> Text,
+        force_id -> Text,
+        source_event_id -> Text,
+        division -> Nullable<Text>,
+        crime_reference -> Text,
+        offence_category -> Text,
+        home_office_offence_code -> Nullable<Text>,
+        domestic_abuse_flag -> Bool,
+        outcome_code -> Integer,
+        named_suspect -> Bool,
+        crime_recorded_at -> BigInt,
+        closure_proposed_at -> BigInt,
+        proposed_by_officer_id -> Text,
+        proposed_by_rank -> Text,
+        rationale -> Text,
+        victim_wishes_recorded -> Nullable<Bool>,
+        evidence_led_prosecution_considered -> Nullable<Bool>,
+        safeguarding_in_place -> Nullable<Bool>,
+        victim_informed -> Nullable<Bool>,
+        risk_level -> Nullable<Text>,
+        /// JSON array of strings.
+        evidence_references -> Text,
+        victim_sex -> Nullable<Text>,
+        victim_age_band -> Nullable<Text>,
+        victim_ethnicity -> Nullable<Text>,
+        victim_disability -> Nullable<Text>,
+        victim_religion_or_belief -> Nullable<Text>,
+        victim_sexual_orientation -> Nullable<Text>,
+        victim_gender_reassignment -> Nullable<Text>,
+        victim_marriage_or_civil_partnership -> Nullable<Text>,
+        victim_pregnancy_or_maternity -> Nullable<Text>,
+        /// The flags joined by `;`, as in the CSV export.
+        review_flags -> Text,
+        content_hash -> Text,
+        status -> Text,
+        version -> BigInt,
+        received_at -> BigInt,
+        received_by_user_id -> Text,
+        /// The latest decision, kept beside the closure for the exports.
+        decision -> Nullable<Text>,
+        decided_by_user_id -> Nullable<Text>,
+        decided_by_officer_id -> Nullable<Text>,
+        decided_by_rank -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
+        decision_rationale -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    decisions (id) {
+        id -> BigInt,
+        closure_id -> Text,
+        decision -> Text,
+        by_user_id -> Text,
+        by_officer_id -> Text,
+        by_rank -> Text,
+        rationale -> Text,
+        /// JSON object of the four checklist items.
+        checklist -> Text,
+        decided_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    volumes (force_id, division, month, offence_category) {
+        force_id -> Text,
+        /// Empty for the force as a whole.
+        division -> Text,
+        month -> Text,
+        offence_category -> Text,
+        finalised_total -> BigInt,
+        updated_at -> BigInt,
+        updated_by_user_id -> Text,
+    }
+}
+
+diesel::joinable!(decisions -> closures (closure_id));
+diesel::allow_tables_to_appear_in_same_query!(users, login_failures, audit_events, closures, decisions, volumes);

@@ -12,6 +12,7 @@ pub mod roles;
 pub mod signoff;
 pub mod users;
 pub mod validation;
+pub mod volumes;
 
 pub use forces::{FORCES, Force, force_name, is_known_force};
 pub use ranks::Rank;

@@ -1,0 +1,3 @@
+DROP TABLE volumes;
+DROP TABLE decisions;
+DROP TABLE closures;

@@ -1,0 +1,304 @@
+//! `/api/v1/closures` and `/api/v1/cases`: posting and reading closures.
+
+use super::params::{decode_cursor, encode_cursor, page_limit, parse_instant};
+use super::views::ClosureView;
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::db::closures::ClosureFilter;
+use crate::domain::closures::OFFENCE_CATEGORIES;
+use crate::domain::signoff::Status;
+use crate::domain::is_known_force;
+use crate::error::{AppError, AppResult, Problem};
+use crate::service::closures::{self as reads, Closure, load};
+use crate::service::ingest::{Outcome, ingest};
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+/// The most closures one batch may hold.
+pub const BATCH_MAX: usize = 1000;
+
+/// The body of `POST /closures` (see API.md "Closures"; checked field by field).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ClosureRequest {
+    /// 1 to 128 characters; the idempotency key, unique within a force.
+    source_event_id: String,
+    /// The caller's own force.
+    force_id: String,
+    division: Option<String>,
+    crime_reference: String,
+    /// One of the VAWG categories of DOMAIN.md.
+    offence_category: String,
+    home_office_offence_code: Option<String>,
+    domestic_abuse_flag: bool,
+    /// 15 or 16.
+    outcome_code: i32,
+    /// Must be true.
+    named_suspect: bool,
+    crime_recorded_at: String,
+    /// Not before `crime_recorded_at`; not in the future (5 minutes of skew allowed).
+    closure_proposed_at: String,
+    #[schema(value_type = Object)]
+    proposed_by: Value,
+    /// 20 to 10,000 characters.
+    rationale: String,
+    #[schema(value_type = Object)]
+    evidence: Value,
+    #[schema(value_type = Option<Object>)]
+    victim: Option<Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct BatchRequest {
+    /// Up to 1,000 closures, each judged as `POST /closures` would.
+    closures: Vec<ClosureRequest>,
+}
+
+/// One item's fate: `status` 201 (stored), 200 (replay of a stored closure),
+/// or an error with its `problem`.
+#[derive(Serialize, ToSchema)]
+pub struct BatchResult {
+    index: usize,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<Problem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchResponse {
+    results: Vec<BatchResult>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ClosurePage {
+    items: Vec<ClosureView>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CaseView {
+    items: Vec<ClosureView>,
+}
+
+/// Post one closure. The same `source_event_id` with the same content again
+/// answers 200 with the stored closure (and no new event); with different
+/// content, 409.
+#[utoipa::path(
+    tag = "closures",
+    request_body = ClosureRequest,
+    responses(
+        (status = 201, description = "Stored; `Location` names it", body = ClosureView),
+        (status = 200, description = "Replay of a stored closure", body = ClosureView),
+        (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, description = "Not a force system or officer, or another force", body = Problem),
+        (status = 409, description = "source_event_id reused with different content", body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/closures")]
+pub async fn create_closure(state: web::Data<AppState>, caller: AuthUser, body: web::Json<Value>) -> AppResult<HttpResponse> {
+    let outcome = ingest(&state, &caller, vec![body.into_inner()]).await?.pop().expect("one outcome");
+    match outcome {
+        Outcome::Created(row) => Ok(HttpResponse::Created()
+            .insert_header((LOCATION, format!("/api/v1/closures/{}", row.id)))
+            .json(ClosureView::new(&row, &[]))),
+        Outcome::Replayed(id) => {
+            let stored = state.db.read(move |c| load(c, &id)).await?;
+            Ok(HttpResponse::Ok().json(ClosureView::from(&stored)))
+        }
+        Outcome::Refused(e) => Err(e),
+    }
+}
+
+/// Post up to 1,000 closures (body up to 16 MiB). Each is judged as the single
+/// endpoint would judge it; the valid ones are stored.
+#[utoipa::path(
+    tag = "closures",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, body = BatchResponse),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, description = "Not an object with a `closures` array of at most 1,000", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/closures/batch")]
+pub async fn create_batch(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> AppResult<web::Json<BatchResponse>> {
+    let mut body = super::read_json(&req, payload, state.settings.max_batch_body_bytes).await?;
+    let items = match body.get_mut("closures") {
+        Some(Value::Array(items)) if items.len() <= BATCH_MAX => std::mem::take(items),
+        Some(Value::Array(_)) => return Err(AppError::field("closures", format!("must have at most {BATCH_MAX} items"))),
+        Some(_) => return Err(AppError::field("closures", "must be an array of closures")),
+        None => return Err(AppError::field("closures", "is required")),
+    };
+    let outcomes = ingest(&state, &caller, items).await?;
+    let results = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, o)| match o {
+            Outcome::Created(row) => BatchResult { index, status: 201, id: Some(row.id), problem: None },
+            Outcome::Replayed(id) => BatchResult { index, status: 200, id: Some(id), problem: None },
+            Outcome::Refused(e) => {
+                let problem = e.problem();
+                BatchResult { index, status: problem.status, id: None, problem: Some(problem) }
+            }
+        })
+        .collect();
+    Ok(web::Json(BatchResponse { results }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ClosureQuery {
+    /// `pending_signoff`, `signed_off`, `rejected` or `reopened`.
+    pub status: Option<String>,
+    pub force_id: Option<String>,
+    pub division: Option<String>,
+    pub outcome_code: Option<i32>,
+    pub offence_category: Option<String>,
+    /// On `closure_proposed_at`, inclusive: RFC 3339 timestamp or date.
+    pub from: Option<String>,
+    /// On `closure_proposed_at`, exclusive: RFC 3339 timestamp or date.
+    pub to: Option<String>,
+    /// Page length, 1 to 500 (default 50).
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// The filters of the closure list (shared with the closures export).
+pub fn closure_filter(q: &ClosureQuery) -> AppResult<ClosureFilter> {
+    let mut errors = Vec::new();
+    if let Some(s) = &q.status
+        && Status::parse(s).is_none()
+    {
+        errors.push(crate::domain::FieldError::new("status", "must be pending_signoff, signed_off, rejected or reopened"));
+    }
+    if let Some(c) = &q.offence_category
+        && !OFFENCE_CATEGORIES.contains(&c.as_str())
+    {
+        errors.push(crate::domain::FieldError::new("offence_category", "is not a VAWG offence category"));
+    }
+    if let Some(f) = &q.force_id
+        && !is_known_force(f)
+    {
+        errors.push(crate::domain::FieldError::new("force_id", "is not a known force"));
+    }
+    let from = q.from.as_deref().map(|s| parse_instant("from", s)).transpose()?;
+    let to = q.to.as_deref().map(|s| parse_instant("to", s)).transpose()?;
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    Ok(ClosureFilter {
+        force_id: q.force_id.clone(),
+        status: q.status.clone(),
+        division: q.division.clone(),
+        outcome_code: q.outcome_code,
+        offence_category: q.offence_category.clone(),
+        from,
+        to,
+    })
+}
+
+fn closure_cursor(c: &Closure) -> String {
+    encode_cursor(&format!("{}:{}", c.row.received_at, c.row.id))
+}
+
+fn parse_closure_cursor(cursor: &str) -> AppResult<(i64, String)> {
+    let raw = decode_cursor(cursor)?;
+    raw.split_once(':')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_string())))
+        .ok_or_else(|| AppError::BadRequest("the cursor is not one this service issued".into()))
+}
+
+/// Closures the caller may see, newest received first, with keyset pagination
+/// (a page never repeats or skips a row while others insert).
+#[utoipa::path(
+    tag = "closures",
+    params(ClosureQuery),
+    responses(
+        (status = 200, body = ClosurePage),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/closures")]
+pub async fn list_closures(state: web::Data<AppState>, caller: AuthUser, q: web::Query<ClosureQuery>) -> AppResult<web::Json<ClosurePage>> {
+    let filter = closure_filter(&q)?;
+    let limit = page_limit(q.limit, state.settings.page_limit_default, state.settings.page_limit_max)?;
+    let before = q.cursor.as_deref().map(parse_closure_cursor).transpose()?;
+    let mut rows = reads::list(&state, &caller, filter, before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(closure_cursor) } else { None };
+    Ok(web::Json(ClosurePage { items: rows.iter().map(ClosureView::from).collect(), next_cursor }))
+}
+
+/// One closure with its decisions. Viewing is itself an audit event.
+#[utoipa::path(
+    tag = "closures",
+    params(("id" = String, Path, description = "The closure's id")),
+    responses(
+        (status = 200, body = ClosureView),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, description = "No such closure, or another force's", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/closures/{id}")]
+pub async fn get_closure(state: web::Data<AppState>, caller: AuthUser, id: web::Path<String>) -> AppResult<web::Json<ClosureView>> {
+    let closure = reads::view(&state, &caller, id.into_inner()).await?;
+    Ok(web::Json(ClosureView::from(&closure)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CaseQuery {
+    /// Defaults to the caller's force; required of a national auditor.
+    force_id: Option<String>,
+    /// The force's crime reference (it may contain `/`).
+    crime_reference: Option<String>,
+}
+
+/// Every closure ever posted for one crime, oldest first. Each is a view.
+#[utoipa::path(
+    tag = "closures",
+    params(CaseQuery),
+    responses(
+        (status = 200, body = CaseView),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/cases")]
+pub async fn get_case(state: web::Data<AppState>, caller: AuthUser, q: web::Query<CaseQuery>) -> AppResult<web::Json<CaseView>> {
+    reads::scope_of(&caller)?;
+    let mut errors = Vec::new();
+    let force_id = q.force_id.clone().or_else(|| caller.force_id.clone());
+    match &force_id {
+        None => errors.push(crate::domain::FieldError::new("force_id", "is required")),
+        Some(f) if !is_known_force(f) => errors.push(crate::domain::FieldError::new("force_id", "is not a known force")),
+        _ => {}
+    }
+    let crime_reference = q.crime_reference.clone().filter(|s| !s.is_empty());
+    if crime_reference.is_none() {
+        errors.push(crate::domain::FieldError::new("crime_reference", "is required"));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let all = reads::case(&state, &caller, force_id.unwrap_or_default(), crime_reference.unwrap_or_default()).await?;
+    Ok(web::Json(CaseView { items: all.iter().map(ClosureView::from).collect() }))
+}

@@ -1,0 +1,286 @@
+//! The `closures` and `decisions` tables.
+
+use super::schema::{closures, decisions};
+use super::{Conn, with_conn};
+use crate::domain::closures::ClosureInput;
+use crate::domain::signoff::Status;
+use crate::error::AppResult;
+use diesel::prelude::*;
+
+/// Rows per multi-row insert: 42 columns × 400 rows stays under SQLite's limit
+/// of 32,766 bound values.
+const INSERT_CHUNK: usize = 400;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = closures)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ClosureRow {
+    pub id: String,
+    pub force_id: String,
+    pub source_event_id: String,
+    pub division: Option<String>,
+    pub crime_reference: String,
+    pub offence_category: String,
+    pub home_office_offence_code: Option<String>,
+    pub domestic_abuse_flag: bool,
+    pub outcome_code: i32,
+    pub named_suspect: bool,
+    pub crime_recorded_at: i64,
+    pub closure_proposed_at: i64,
+    pub proposed_by_officer_id: String,
+    pub proposed_by_rank: String,
+    pub rationale: String,
+    pub victim_wishes_recorded: Option<bool>,
+    pub evidence_led_prosecution_considered: Option<bool>,
+    pub safeguarding_in_place: Option<bool>,
+    pub victim_informed: Option<bool>,
+    pub risk_level: Option<String>,
+    pub evidence_references: String,
+    pub victim_sex: Option<String>,
+    pub victim_age_band: Option<String>,
+    pub victim_ethnicity: Option<String>,
+    pub victim_disability: Option<String>,
+    pub victim_religion_or_belief: Option<String>,
+    pub victim_sexual_orientation: Option<String>,
+    pub victim_gender_reassignment: Option<String>,
+    pub victim_marriage_or_civil_partnership: Option<String>,
+    pub victim_pregnancy_or_maternity: Option<String>,
+    pub review_flags: String,
+    pub content_hash: String,
+    pub status: String,
+    pub version: i64,
+    pub received_at: i64,
+    pub received_by_user_id: String,
+    pub decision: Option<String>,
+    pub decided_by_user_id: Option<String>,
+    pub decided_by_officer_id: Option<String>,
+    pub decided_by_rank: Option<String>,
+    pub decided_at: Option<i64>,
+    pub decision_rationale: Option<String>,
+}
+
+impl ClosureRow {
+    /// A new closure, pending sign-off, from a checked input.
+    pub fn new(c: ClosureInput, id: String, received_at: i64, by_user_id: &str, flags: &[&str], hash: String) -> Self {
+        let [sex, age, eth, dis, rel, orient, gender, marriage, preg] = c.victim.0;
+        ClosureRow {
+            id,
+            force_id: c.force_id,
+            source_event_id: c.source_event_id,
+            division: c.division,
+            crime_reference: c.crime_reference,
+            offence_category: c.offence_category,
+            home_office_offence_code: c.home_office_offence_code,
+            domestic_abuse_flag: c.domestic_abuse_flag,
+            outcome_code: c.outcome_code as i32,
+            named_suspect: c.named_suspect,
+            crime_recorded_at: c.crime_recorded_at,
+            closure_proposed_at: c.closure_proposed_at,
+            proposed_by_officer_id: c.proposed_by.officer_id,
+            proposed_by_rank: c.proposed_by.rank.as_str().to_string(),
+            rationale: c.rationale,
+            victim_wishes_recorded: c.evidence.victim_wishes_recorded,
+            evidence_led_prosecution_considered: c.evidence.evidence_led_prosecution_considered,
+            safeguarding_in_place: c.evidence.safeguarding_in_place,
+            victim_informed: c.evidence.victim_informed,
+            risk_level: c.evidence.risk_level,
+            evidence_references: serde_json::to_string(&c.evidence.references).unwrap_or_else(|_| "[]".into()),
+            victim_sex: sex,
+            victim_age_band: age,
+            victim_ethnicity: eth,
+            victim_disability: dis,
+            victim_religion_or_belief: rel,
+            victim_sexual_orientation: orient,
+            victim_gender_reassignment: gender,
+            victim_marriage_or_civil_partnership: marriage,
+            victim_pregnancy_or_maternity: preg,
+            review_flags: flags.join(";"),
+            content_hash: hash,
+            status: Status::PendingSignoff.as_str().to_string(),
+            version: 1,
+            received_at,
+            received_by_user_id: by_user_id.to_string(),
+            decision: None,
+            decided_by_user_id: None,
+            decided_by_officer_id: None,
+            decided_by_rank: None,
+            decided_at: None,
+            decision_rationale: None,
+        }
+    }
+
+    pub fn victim(&self) -> [Option<&str>; 9] {
+        [
+            self.victim_sex.as_deref(),
+            self.victim_age_band.as_deref(),
+            self.victim_ethnicity.as_deref(),
+            self.victim_disability.as_deref(),
+            self.victim_religion_or_belief.as_deref(),
+            self.victim_sexual_orientation.as_deref(),
+            self.victim_gender_reassignment.as_deref(),
+            self.victim_marriage_or_civil_partnership.as_deref(),
+            self.victim_pregnancy_or_maternity.as_deref(),
+        ]
+    }
+}
+
+/// Inserts the closures whose (force, `source_event_id`) is not taken yet;
+/// returns the ids of those inserted. Concurrent posts of one key leave one row.
+pub fn insert_new(conn: &mut Conn, rows: &[ClosureRow]) -> AppResult<Vec<String>> {
+    let mut inserted = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let ids: Vec<String> = with_conn!(conn, c => diesel::insert_into(closures::table)
+            .values(chunk)
+            .on_conflict((closures::force_id, closures::source_event_id))
+            .do_nothing()
+            .returning(closures::id)
+            .get_results(c))?;
+        inserted.extend(ids);
+    }
+    Ok(inserted)
+}
+
+/// For the given `source_event_id`s of one force: (source_event_id, id, content_hash).
+pub fn stored_keys(conn: &mut Conn, force_id: &str, source_event_ids: &[&str]) -> AppResult<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for chunk in source_event_ids.chunks(INSERT_CHUNK) {
+        let found: Vec<(String, String, String)> = with_conn!(conn, c => closures::table
+            .filter(closures::force_id.eq(force_id))
+            .filter(closures::source_event_id.eq_any(chunk))
+            .select((closures::source_event_id, closures::id, closures::content_hash))
+            .load(c))?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+pub fn find(conn: &mut Conn, id: &str) -> AppResult<Option<ClosureRow>> {
+    Ok(with_conn!(conn, c => closures::table.find(id).select(ClosureRow::as_select()).first(c).optional())?)
+}
+
+/// Every closure posted for one crime, oldest first.
+pub fn by_case(conn: &mut Conn, force_id: &str, crime_reference: &str) -> AppResult<Vec<ClosureRow>> {
+    Ok(with_conn!(conn, c => closures::table
+        .filter(closures::force_id.eq(force_id))
+        .filter(closures::crime_reference.eq(crime_reference))
+        .order((closures::received_at.asc(), closures::id.asc()))
+        .limit(1000)
+        .select(ClosureRow::as_select())
+        .load(c))?)
+}
+
+/// The filters of the closure list (and of the closures export).
+#[derive(Debug, Clone, Default)]
+pub struct ClosureFilter {
+    pub force_id: Option<String>,
+    pub status: Option<String>,
+    pub division: Option<String>,
+    pub outcome_code: Option<i32>,
+    pub offence_category: Option<String>,
+    /// On `closure_proposed_at`: from inclusive, to exclusive.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// A page of closures, newest received first, strictly after the keyset
+/// position `before` = (received_at, id) of the previous page's last row.
+pub fn page(conn: &mut Conn, f: &ClosureFilter, before: Option<(i64, String)>, limit: i64) -> AppResult<Vec<ClosureRow>> {
+    Ok(with_conn!(conn, c => {
+        let mut q = closures::table
+            .select(ClosureRow::as_select())
+            .order((closures::received_at.desc(), closures::id.desc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some(v) = &f.force_id { q = q.filter(closures::force_id.eq(v)); }
+        if let Some(v) = &f.status { q = q.filter(closures::status.eq(v)); }
+        if let Some(v) = &f.division { q = q.filter(closures::division.eq(v)); }
+        if let Some(v) = f.outcome_code { q = q.filter(closures::outcome_code.eq(v)); }
+        if let Some(v) = &f.offence_category { q = q.filter(closures::offence_category.eq(v)); }
+        if let Some(v) = f.from { q = q.filter(closures::closure_proposed_at.ge(v)); }
+        if let Some(v) = f.to { q = q.filter(closures::closure_proposed_at.lt(v)); }
+        if let Some((at, id)) = &before {
+            q = q.filter(closures::received_at.lt(*at).or(closures::received_at.eq(*at).and(closures::id.lt(id))));
+        }
+        q.load(c)
+    })?)
+}
+
+/// The latest decision, as it is copied onto the closure.
+pub struct LatestDecision<'a> {
+    pub decision: &'a str,
+    pub by_user_id: &'a str,
+    pub by_officer_id: &'a str,
+    pub by_rank: &'a str,
+    pub decided_at: i64,
+    pub rationale: &'a str,
+}
+
+/// Moves a closure from `version` in one of `from` to `to`, raising its version;
+/// records the decision on it when one is given. Returns whether it moved: it
+/// does not when another change came first, so exactly one of many concurrent
+/// changes wins.
+pub fn transition(
+    conn: &mut Conn,
+    id: &str,
+    version: i64,
+    from: &[Status],
+    to: Status,
+    decision: Option<LatestDecision>,
+) -> AppResult<bool> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let target = closures::table
+        .filter(closures::id.eq(id))
+        .filter(closures::version.eq(version))
+        .filter(closures::status.eq_any(from));
+    let n = match decision {
+        Some(d) => with_conn!(conn, c => diesel::update(target)
+            .set((
+                closures::status.eq(to.as_str()),
+                closures::version.eq(version + 1),
+                closures::decision.eq(d.decision),
+                closures::decided_by_user_id.eq(d.by_user_id),
+                closures::decided_by_officer_id.eq(d.by_officer_id),
+                closures::decided_by_rank.eq(d.by_rank),
+                closures::decided_at.eq(d.decided_at),
+                closures::decision_rationale.eq(d.rationale),
+            ))
+            .execute(c))?,
+        None => with_conn!(conn, c => diesel::update(target)
+            .set((closures::status.eq(to.as_str()), closures::version.eq(version + 1)))
+            .execute(c))?,
+    };
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = decisions)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct DecisionRow {
+    #[diesel(skip_insertion)]
+    pub id: i64,
+    pub closure_id: String,
+    pub decision: String,
+    pub by_user_id: String,
+    pub by_officer_id: String,
+    pub by_rank: String,
+    pub rationale: String,
+    pub checklist: String,
+    pub decided_at: i64,
+}
+
+pub fn insert_decision(conn: &mut Conn, row: &DecisionRow) -> AppResult<()> {
+    with_conn!(conn, c => diesel::insert_into(decisions::table).values(row).execute(c))?;
+    Ok(())
+}
+
+/// The decisions on these closures, in the order they were taken.
+pub fn decisions_of(conn: &mut Conn, closure_ids: &[&str]) -> AppResult<Vec<DecisionRow>> {
+    if closure_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(with_conn!(conn, c => decisions::table
+        .filter(decisions::closure_id.eq_any(closure_ids))
+        .order(decisions::id.asc())
+        .select(DecisionRow::as_select())
+        .load(c))?)
+}

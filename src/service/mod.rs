@@ -1,0 +1,8 @@
+//! Use cases: each takes the caller and checked input, applies the domain's
+//! rules, and does its reads and writes (with their audit events) in one
+//! transaction. Handlers in `api/` only translate HTTP to and from these.
+
+pub mod closures;
+pub mod ingest;
+pub mod signoff;
+pub mod volumes;

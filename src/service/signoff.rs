@@ -1,0 +1,148 @@
+//! Deciding and reopening closures (recommendation 5.2): the decider's rank at
+//! that moment is checked and stored; exactly one of many concurrent changes
+//! wins, the others get 409.
+
+use super::closures::{Closure, load, not_found};
+use crate::app::AppState;
+use crate::audit::{self, Action, Event};
+use crate::auth::AuthUser;
+use crate::db::closures::{self, DecisionRow, LatestDecision};
+use crate::db::now_micros;
+use crate::domain::signoff::{
+    Decider, Decision, DecisionInput, Refusal, ReopenInput, Status, may_decide, may_ever_decide, may_reopen, parse_decision, parse_reopen,
+};
+use crate::error::{AppError, AppResult};
+use serde_json::{Value, json};
+
+fn decider(caller: &AuthUser) -> Decider<'_> {
+    Decider {
+        role: caller.role,
+        rank: caller.rank,
+        force_id: caller.force_id.as_deref(),
+        officer_id: caller.officer_id.as_deref(),
+    }
+}
+
+fn refused(r: Refusal) -> AppError {
+    match r {
+        Refusal::Forbidden(rule) => AppError::Forbidden(rule.into()),
+        Refusal::NotFound => not_found(),
+    }
+}
+
+/// The version a change applies to: the one the client expects, which must be
+/// the current one, or else the current one.
+fn version_to_change(expected: Option<i64>, current: i64) -> AppResult<i64> {
+    match expected {
+        Some(v) if v != current => Err(AppError::Conflict(format!(
+            "expected_version {v} is stale: the closure is at version {current}"
+        ))),
+        _ => Ok(current),
+    }
+}
+
+/// `POST /closures/{id}/decision`.
+pub async fn decide(state: &AppState, caller: &AuthUser, id: String, body: &Value) -> AppResult<Closure> {
+    may_ever_decide(&decider(caller)).map_err(refused)?;
+    let input: DecisionInput = parse_decision(body)?;
+    let caller = caller.clone();
+    state
+        .db
+        .write(move |c| {
+            let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
+            may_decide(&decider(&caller), &closure.force_id, &closure.proposed_by_officer_id).map_err(refused)?;
+            let status = Status::parse(&closure.status).ok_or_else(|| AppError::internal("unknown status"))?;
+            if !status.decidable() {
+                return Err(AppError::Conflict(format!(
+                    "the closure is {}; only a closure pending sign-off or reopened can be decided",
+                    status.as_str()
+                )));
+            }
+            let version = version_to_change(input.expected_version, closure.version)?;
+            let to = input.decision.outcome();
+            let now = now_micros();
+            let rank = caller.rank.map(|r| r.as_str()).unwrap_or_default();
+            let officer_id = caller.officer_id.clone().unwrap_or_default();
+            let latest = LatestDecision {
+                decision: input.decision.as_str(),
+                by_user_id: &caller.id,
+                by_officer_id: &officer_id,
+                by_rank: rank,
+                decided_at: now,
+                rationale: &input.rationale,
+            };
+            if !closures::transition(c, &id, version, &[Status::PendingSignoff, Status::Reopened], to, Some(latest))? {
+                return Err(AppError::Conflict("another change to this closure came first; read it again".into()));
+            }
+            let checklist = input.checklist.to_json();
+            closures::insert_decision(
+                c,
+                &DecisionRow {
+                    id: 0,
+                    closure_id: id.clone(),
+                    decision: input.decision.as_str().into(),
+                    by_user_id: caller.id.clone(),
+                    by_officer_id: officer_id.clone(),
+                    by_rank: rank.into(),
+                    rationale: input.rationale.clone(),
+                    checklist: checklist.to_string(),
+                    decided_at: now,
+                },
+            )?;
+            let action = match input.decision {
+                Decision::Approve => Action::ClosureApproved,
+                Decision::Reject => Action::ClosureRejected,
+            };
+            let details = json!({
+                "decision": input.decision.as_str(),
+                "rationale": input.rationale,
+                "checklist": checklist,
+                "by_officer_id": officer_id,
+                "by_rank": rank,
+                "from_status": status.as_str(),
+                "to_status": to.as_str(),
+                "version": version + 1,
+            });
+            let actor = caller.actor();
+            audit::append(c, Event::new(action, &actor, Some(&caller.request_id), details).closure(&id, &closure.force_id))?;
+            load(c, &id)
+        })
+        .await
+}
+
+/// `POST /closures/{id}/reopen`.
+pub async fn reopen(state: &AppState, caller: &AuthUser, id: String, body: &Value) -> AppResult<Closure> {
+    may_ever_decide(&decider(caller)).map_err(refused)?;
+    let input: ReopenInput = parse_reopen(body)?;
+    let caller = caller.clone();
+    state
+        .db
+        .write(move |c| {
+            let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
+            may_reopen(&decider(&caller), &closure.force_id).map_err(refused)?;
+            let status = Status::parse(&closure.status).ok_or_else(|| AppError::internal("unknown status"))?;
+            if !status.reopenable() {
+                return Err(AppError::Conflict(format!(
+                    "the closure is {}; only a signed-off or rejected closure can be reopened",
+                    status.as_str()
+                )));
+            }
+            let version = version_to_change(input.expected_version, closure.version)?;
+            if !closures::transition(c, &id, version, &[Status::SignedOff, Status::Rejected], Status::Reopened, None)? {
+                return Err(AppError::Conflict("another change to this closure came first; read it again".into()));
+            }
+            let details = json!({
+                "reason": input.reason,
+                "by_officer_id": caller.officer_id,
+                "by_rank": caller.rank.map(|r| r.as_str()),
+                "from_status": status.as_str(),
+                "to_status": Status::Reopened.as_str(),
+                "version": version + 1,
+            });
+            let actor = caller.actor();
+            let ev = Event::new(Action::ClosureReopened, &actor, Some(&caller.request_id), details).closure(&id, &closure.force_id);
+            audit::append(c, ev)?;
+            load(c, &id)
+        })
+        .await
+}
