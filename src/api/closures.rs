@@ -6,8 +6,8 @@ use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::db::closures::ClosureFilter;
 use crate::domain::closures::OFFENCE_CATEGORIES;
-use crate::domain::signoff::Status;
 use crate::domain::is_known_force;
+use crate::domain::signoff::Status;
 use crate::error::{AppError, AppResult, Problem};
 use crate::service::closures::{self as reads, Closure, load};
 use crate::service::ingest::{Outcome, ingest};
@@ -103,8 +103,15 @@ pub struct CaseView {
     security(("bearer" = []))
 )]
 #[post("/closures")]
-pub async fn create_closure(state: web::Data<AppState>, caller: AuthUser, body: web::Json<Value>) -> AppResult<HttpResponse> {
-    let outcome = ingest(&state, &caller, vec![body.into_inner()]).await?.pop().expect("one outcome");
+pub async fn create_closure(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<Value>,
+) -> AppResult<HttpResponse> {
+    let outcome = ingest(&state, &caller, vec![body.into_inner()])
+        .await?
+        .pop()
+        .expect("one outcome");
     match outcome {
         Outcome::Created(row) => Ok(HttpResponse::Created()
             .insert_header((LOCATION, format!("/api/v1/closures/{}", row.id)))
@@ -140,7 +147,12 @@ pub async fn create_batch(
     let mut body = super::read_json(&req, payload, state.settings.max_batch_body_bytes).await?;
     let items = match body.get_mut("closures") {
         Some(Value::Array(items)) if items.len() <= BATCH_MAX => std::mem::take(items),
-        Some(Value::Array(_)) => return Err(AppError::field("closures", format!("must have at most {BATCH_MAX} items"))),
+        Some(Value::Array(_)) => {
+            return Err(AppError::field(
+                "closures",
+                format!("must have at most {BATCH_MAX} items"),
+            ));
+        }
         Some(_) => return Err(AppError::field("closures", "must be an array of closures")),
         None => return Err(AppError::field("closures", "is required")),
     };
@@ -149,11 +161,26 @@ pub async fn create_batch(
         .into_iter()
         .enumerate()
         .map(|(index, o)| match o {
-            Outcome::Created(row) => BatchResult { index, status: 201, id: Some(row.id), problem: None },
-            Outcome::Replayed(id) => BatchResult { index, status: 200, id: Some(id), problem: None },
+            Outcome::Created(row) => BatchResult {
+                index,
+                status: 201,
+                id: Some(row.id),
+                problem: None,
+            },
+            Outcome::Replayed(id) => BatchResult {
+                index,
+                status: 200,
+                id: Some(id),
+                problem: None,
+            },
             Outcome::Refused(e) => {
                 let problem = e.problem();
-                BatchResult { index, status: problem.status, id: None, problem: Some(problem) }
+                BatchResult {
+                    index,
+                    status: problem.status,
+                    id: None,
+                    problem: Some(problem),
+                }
             }
         })
         .collect();
@@ -183,20 +210,36 @@ pub fn closure_filter(q: &ClosureQuery) -> AppResult<ClosureFilter> {
     if let Some(s) = &q.status
         && Status::parse(s).is_none()
     {
-        errors.push(crate::domain::FieldError::new("status", "must be pending_signoff, signed_off, rejected or reopened"));
+        errors.push(crate::domain::FieldError::new(
+            "status",
+            "must be pending_signoff, signed_off, rejected or reopened",
+        ));
     }
     if let Some(c) = &q.offence_category
         && !OFFENCE_CATEGORIES.contains(&c.as_str())
     {
-        errors.push(crate::domain::FieldError::new("offence_category", "is not a VAWG offence category"));
+        errors.push(crate::domain::FieldError::new(
+            "offence_category",
+            "is not a VAWG offence category",
+        ));
     }
     if let Some(f) = &q.force_id
         && !is_known_force(f)
     {
-        errors.push(crate::domain::FieldError::new("force_id", "is not a known force"));
+        errors.push(crate::domain::FieldError::new(
+            "force_id",
+            "is not a known force",
+        ));
     }
-    let from = q.from.as_deref().map(|s| parse_instant("from", s)).transpose()?;
-    let to = q.to.as_deref().map(|s| parse_instant("to", s)).transpose()?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|s| parse_instant("from", s))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|s| parse_instant("to", s))
+            .transpose()?;
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -235,15 +278,30 @@ fn parse_closure_cursor(cursor: &str) -> AppResult<(i64, String)> {
     security(("bearer" = []))
 )]
 #[get("/closures")]
-pub async fn list_closures(state: web::Data<AppState>, caller: AuthUser, q: web::Query<ClosureQuery>) -> AppResult<web::Json<ClosurePage>> {
+pub async fn list_closures(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    q: web::Query<ClosureQuery>,
+) -> AppResult<web::Json<ClosurePage>> {
     let filter = closure_filter(&q)?;
-    let limit = page_limit(q.limit, state.settings.page_limit_default, state.settings.page_limit_max)?;
+    let limit = page_limit(
+        q.limit,
+        state.settings.page_limit_default,
+        state.settings.page_limit_max,
+    )?;
     let before = q.cursor.as_deref().map(parse_closure_cursor).transpose()?;
     let mut rows = reads::list(&state, &caller, filter, before, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(closure_cursor) } else { None };
-    Ok(web::Json(ClosurePage { items: rows.iter().map(ClosureView::from).collect(), next_cursor }))
+    let next_cursor = if more {
+        rows.last().map(closure_cursor)
+    } else {
+        None
+    };
+    Ok(web::Json(ClosurePage {
+        items: rows.iter().map(ClosureView::from).collect(),
+        next_cursor,
+    }))
 }
 
 /// One closure with its decisions. Viewing is itself an audit event.
@@ -258,7 +316,11 @@ pub async fn list_closures(state: web::Data<AppState>, caller: AuthUser, q: web:
     security(("bearer" = []))
 )]
 #[get("/closures/{id}")]
-pub async fn get_closure(state: web::Data<AppState>, caller: AuthUser, id: web::Path<String>) -> AppResult<web::Json<ClosureView>> {
+pub async fn get_closure(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+) -> AppResult<web::Json<ClosureView>> {
     let closure = reads::view(&state, &caller, id.into_inner()).await?;
     Ok(web::Json(ClosureView::from(&closure)))
 }
@@ -283,22 +345,40 @@ pub struct CaseQuery {
     security(("bearer" = []))
 )]
 #[get("/cases")]
-pub async fn get_case(state: web::Data<AppState>, caller: AuthUser, q: web::Query<CaseQuery>) -> AppResult<web::Json<CaseView>> {
+pub async fn get_case(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    q: web::Query<CaseQuery>,
+) -> AppResult<web::Json<CaseView>> {
     reads::scope_of(&caller)?;
     let mut errors = Vec::new();
     let force_id = q.force_id.clone().or_else(|| caller.force_id.clone());
     match &force_id {
         None => errors.push(crate::domain::FieldError::new("force_id", "is required")),
-        Some(f) if !is_known_force(f) => errors.push(crate::domain::FieldError::new("force_id", "is not a known force")),
+        Some(f) if !is_known_force(f) => errors.push(crate::domain::FieldError::new(
+            "force_id",
+            "is not a known force",
+        )),
         _ => {}
     }
     let crime_reference = q.crime_reference.clone().filter(|s| !s.is_empty());
     if crime_reference.is_none() {
-        errors.push(crate::domain::FieldError::new("crime_reference", "is required"));
+        errors.push(crate::domain::FieldError::new(
+            "crime_reference",
+            "is required",
+        ));
     }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let all = reads::case(&state, &caller, force_id.unwrap_or_default(), crime_reference.unwrap_or_default()).await?;
-    Ok(web::Json(CaseView { items: all.iter().map(ClosureView::from).collect() }))
+    let all = reads::case(
+        &state,
+        &caller,
+        force_id.unwrap_or_default(),
+        crime_reference.unwrap_or_default(),
+    )
+    .await?;
+    Ok(web::Json(CaseView {
+        items: all.iter().map(ClosureView::from).collect(),
+    }))
 }

@@ -140,14 +140,24 @@ pub async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, AppE
 /// Reads a JSON body of up to `limit` bytes straight from the payload, for a
 /// route whose limit differs from the default (the batch). Answers as the
 /// JSON extractor does: 415, 413 or 400.
-pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<serde_json::Value, AppError> {
+pub async fn read_json(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<serde_json::Value, AppError> {
     use actix_web::HttpMessage;
     use futures_util::StreamExt;
     let is_json = matches!(req.mime_type(), Ok(Some(m)) if m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
     if !is_json {
-        return Err(AppError::UnsupportedMediaType("the body must be sent as Content-Type: application/json".into()));
+        return Err(AppError::UnsupportedMediaType(
+            "the body must be sent as Content-Type: application/json".into(),
+        ));
     }
-    let too_large = || AppError::PayloadTooLarge(format!("the body is larger than the limit of {limit} bytes"));
+    let too_large = || {
+        AppError::PayloadTooLarge(format!(
+            "the body is larger than the limit of {limit} bytes"
+        ))
+    };
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -158,11 +168,13 @@ pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usiz
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| AppError::BadRequest(format!("the body could not be read: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| AppError::BadRequest(format!("the body could not be read: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))
 }

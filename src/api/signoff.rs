@@ -51,7 +51,12 @@ pub struct ReopenRequest {
     security(("bearer" = []))
 )]
 #[post("/closures/{id}/decision")]
-pub async fn decide(state: web::Data<AppState>, caller: AuthUser, id: web::Path<String>, body: web::Json<Value>) -> AppResult<web::Json<ClosureView>> {
+pub async fn decide(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> AppResult<web::Json<ClosureView>> {
     let closure = signoff::decide(&state, &caller, id.into_inner(), &body).await?;
     Ok(web::Json(ClosureView::from(&closure)))
 }
@@ -71,7 +76,12 @@ pub async fn decide(state: web::Data<AppState>, caller: AuthUser, id: web::Path<
     security(("bearer" = []))
 )]
 #[post("/closures/{id}/reopen")]
-pub async fn reopen(state: web::Data<AppState>, caller: AuthUser, id: web::Path<String>, body: web::Json<Value>) -> AppResult<web::Json<ClosureView>> {
+pub async fn reopen(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> AppResult<web::Json<ClosureView>> {
     let closure = signoff::reopen(&state, &caller, id.into_inner(), &body).await?;
     Ok(web::Json(ClosureView::from(&closure)))
 }

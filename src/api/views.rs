@@ -131,7 +131,10 @@ impl ClosureView {
             named_suspect: r.named_suspect,
             crime_recorded_at: rfc3339(r.crime_recorded_at),
             closure_proposed_at: rfc3339(r.closure_proposed_at),
-            proposed_by: ProposedByView { officer_id: r.proposed_by_officer_id.clone(), rank: r.proposed_by_rank.clone() },
+            proposed_by: ProposedByView {
+                officer_id: r.proposed_by_officer_id.clone(),
+                rank: r.proposed_by_rank.clone(),
+            },
             rationale: r.rationale.clone(),
             evidence: EvidenceView {
                 victim_wishes_recorded: r.victim_wishes_recorded,
@@ -143,7 +146,12 @@ impl ClosureView {
             },
             victim: r.victim().iter().any(Option::is_some).then_some(victim),
             status: r.status.clone(),
-            review_flags: r.review_flags.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            review_flags: r
+                .review_flags
+                .split(';')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             received_at: rfc3339(r.received_at),
             version: r.version,
             decisions: decisions.iter().map(DecisionView::from).collect(),

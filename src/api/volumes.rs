@@ -48,7 +48,11 @@ pub struct VolumeView {
     security(("bearer" = []))
 )]
 #[put("/volumes")]
-pub async fn put_volume(state: web::Data<AppState>, caller: AuthUser, body: web::Json<Value>) -> AppResult<web::Json<VolumeView>> {
+pub async fn put_volume(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<Value>,
+) -> AppResult<web::Json<VolumeView>> {
     let row = volumes::set(&state, &caller, &body).await?;
     Ok(web::Json(VolumeView {
         division: (!row.division.is_empty()).then_some(row.division),

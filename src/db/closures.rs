@@ -61,7 +61,14 @@ pub struct ClosureRow {
 
 impl ClosureRow {
     /// A new closure, pending sign-off, from a checked input.
-    pub fn new(c: ClosureInput, id: String, received_at: i64, by_user_id: &str, flags: &[&str], hash: String) -> Self {
+    pub fn new(
+        c: ClosureInput,
+        id: String,
+        received_at: i64,
+        by_user_id: &str,
+        flags: &[&str],
+        hash: String,
+    ) -> Self {
         let [sex, age, eth, dis, rel, orient, gender, marriage, preg] = c.victim.0;
         ClosureRow {
             id,
@@ -84,7 +91,8 @@ impl ClosureRow {
             safeguarding_in_place: c.evidence.safeguarding_in_place,
             victim_informed: c.evidence.victim_informed,
             risk_level: c.evidence.risk_level,
-            evidence_references: serde_json::to_string(&c.evidence.references).unwrap_or_else(|_| "[]".into()),
+            evidence_references: serde_json::to_string(&c.evidence.references)
+                .unwrap_or_else(|_| "[]".into()),
             victim_sex: sex,
             victim_age_band: age,
             victim_ethnicity: eth,
@@ -128,20 +136,43 @@ impl ClosureRow {
 /// returns the ids of those inserted. Concurrent posts of one key leave one row.
 pub fn insert_new(conn: &mut Conn, rows: &[ClosureRow]) -> AppResult<Vec<String>> {
     let mut inserted = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let ids: Vec<String> = with_conn!(conn, c => diesel::insert_into(closures::table)
-            .values(chunk)
-            .on_conflict((closures::force_id, closures::source_event_id))
-            .do_nothing()
-            .returning(closures::id)
-            .get_results(c))?;
-        inserted.extend(ids);
+    match conn {
+        // SQLite runs in-process: one prepared statement per row costs little,
+        // and diesel cannot combine RETURNING with a multi-row insert there.
+        Conn::Sqlite(c) => {
+            for row in rows {
+                let n = diesel::insert_into(closures::table)
+                    .values(row)
+                    .on_conflict((closures::force_id, closures::source_event_id))
+                    .do_nothing()
+                    .execute(*c)?;
+                if n == 1 {
+                    inserted.push(row.id.clone());
+                }
+            }
+        }
+        // PostgreSQL: one round trip per chunk.
+        Conn::Postgres(c) => {
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let ids: Vec<String> = diesel::insert_into(closures::table)
+                    .values(chunk)
+                    .on_conflict((closures::force_id, closures::source_event_id))
+                    .do_nothing()
+                    .returning(closures::id)
+                    .get_results(*c)?;
+                inserted.extend(ids);
+            }
+        }
     }
     Ok(inserted)
 }
 
 /// For the given `source_event_id`s of one force: (source_event_id, id, content_hash).
-pub fn stored_keys(conn: &mut Conn, force_id: &str, source_event_ids: &[&str]) -> AppResult<Vec<(String, String, String)>> {
+pub fn stored_keys(
+    conn: &mut Conn,
+    force_id: &str,
+    source_event_ids: &[&str],
+) -> AppResult<Vec<(String, String, String)>> {
     let mut out = Vec::new();
     for chunk in source_event_ids.chunks(INSERT_CHUNK) {
         let found: Vec<(String, String, String)> = with_conn!(conn, c => closures::table
@@ -155,11 +186,17 @@ pub fn stored_keys(conn: &mut Conn, force_id: &str, source_event_ids: &[&str]) -
 }
 
 pub fn find(conn: &mut Conn, id: &str) -> AppResult<Option<ClosureRow>> {
-    Ok(with_conn!(conn, c => closures::table.find(id).select(ClosureRow::as_select()).first(c).optional())?)
+    Ok(
+        with_conn!(conn, c => closures::table.find(id).select(ClosureRow::as_select()).first(c).optional())?,
+    )
 }
 
 /// Every closure posted for one crime, oldest first.
-pub fn by_case(conn: &mut Conn, force_id: &str, crime_reference: &str) -> AppResult<Vec<ClosureRow>> {
+pub fn by_case(
+    conn: &mut Conn,
+    force_id: &str,
+    crime_reference: &str,
+) -> AppResult<Vec<ClosureRow>> {
     Ok(with_conn!(conn, c => closures::table
         .filter(closures::force_id.eq(force_id))
         .filter(closures::crime_reference.eq(crime_reference))
@@ -184,7 +221,12 @@ pub struct ClosureFilter {
 
 /// A page of closures, newest received first, strictly after the keyset
 /// position `before` = (received_at, id) of the previous page's last row.
-pub fn page(conn: &mut Conn, f: &ClosureFilter, before: Option<(i64, String)>, limit: i64) -> AppResult<Vec<ClosureRow>> {
+pub fn page(
+    conn: &mut Conn,
+    f: &ClosureFilter,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> AppResult<Vec<ClosureRow>> {
     Ok(with_conn!(conn, c => {
         let mut q = closures::table
             .select(ClosureRow::as_select())

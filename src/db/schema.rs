@@ -127,4 +127,11 @@ diesel::table! {
 }
 
 diesel::joinable!(decisions -> closures (closure_id));
-diesel::allow_tables_to_appear_in_same_query!(users, login_failures, audit_events, closures, decisions, volumes);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    login_failures,
+    audit_events,
+    closures,
+    decisions,
+    volumes
+);

@@ -205,7 +205,11 @@ pub fn may_decide(who: &Decider, force_id: &str, proposer_officer_id: &str) -> R
 /// Whether `who` holds a role that can ever decide (an officer): checked before
 /// anything is read, so other roles learn nothing of which closures exist.
 pub fn may_ever_decide(who: &Decider) -> Result<(), Refusal> {
-    if who.role == Role::Officer { Ok(()) } else { Err(Refusal::Forbidden(RULE_OFFICERS_ONLY)) }
+    if who.role == Role::Officer {
+        Ok(())
+    } else {
+        Err(Refusal::Forbidden(RULE_OFFICERS_ONLY))
+    }
 }
 
 /// Whether `who` may reopen a closure of `force_id`: an officer of that force,

@@ -44,13 +44,19 @@ pub fn parse_volume(body: &Value) -> Result<VolumeInput, Vec<FieldError>> {
     if let Some(c) = &offence_category
         && !OFFENCE_CATEGORIES.contains(&c.as_str())
     {
-        errs.add("offence_category", format!("must be one of: {}", OFFENCE_CATEGORIES.join(", ")));
+        errs.add(
+            "offence_category",
+            format!("must be one of: {}", OFFENCE_CATEGORIES.join(", ")),
+        );
     }
     let finalised_total = f.required_i64("finalised_total", &mut errs);
     if let Some(n) = finalised_total
         && !(0..=MAX_FINALISED_TOTAL).contains(&n)
     {
-        errs.add("finalised_total", format!("must be between 0 and {MAX_FINALISED_TOTAL}"));
+        errs.add(
+            "finalised_total",
+            format!("must be between 0 and {MAX_FINALISED_TOTAL}"),
+        );
     }
     errs.finish(|| VolumeInput {
         force_id: force_id.unwrap_or_default(),
@@ -79,8 +85,15 @@ mod tests {
         let ok = json!({"force_id": "kent", "month": "2026-10", "offence_category": "rape", "finalised_total": 120});
         assert_eq!(parse_volume(&ok).unwrap().division, None);
         let bad = json!({"force_id": "gotham", "month": "October", "offence_category": "theft", "finalised_total": -1});
-        let fields: Vec<_> = parse_volume(&bad).unwrap_err().into_iter().map(|e| (e.field, e.message)).collect();
-        assert_eq!(fields.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["force_id", "month", "offence_category", "finalised_total"]);
+        let fields: Vec<_> = parse_volume(&bad)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect();
+        assert_eq!(
+            fields.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
+            ["force_id", "month", "offence_category", "finalised_total"]
+        );
         assert_eq!(fields[1].1, "must be a month as YYYY-MM");
     }
 }

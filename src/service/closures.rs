@@ -4,8 +4,8 @@
 use crate::app::AppState;
 use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
-use crate::db::closures::{self, ClosureFilter, ClosureRow, DecisionRow};
 use crate::db::Conn;
+use crate::db::closures::{self, ClosureFilter, ClosureRow, DecisionRow};
 use crate::domain::access::{Scope, closure_scope};
 use crate::error::{AppError, AppResult};
 use serde_json::json;
@@ -23,7 +23,8 @@ pub fn not_found() -> AppError {
 
 /// The closures `caller` may read; 403 for a role that reads none.
 pub fn scope_of(caller: &AuthUser) -> AppResult<Scope> {
-    closure_scope(caller.role, caller.force_id.as_deref()).map_err(|rule| AppError::Forbidden(rule.into()))
+    closure_scope(caller.role, caller.force_id.as_deref())
+        .map_err(|rule| AppError::Forbidden(rule.into()))
 }
 
 /// Attaches their decisions to closure rows (one query for all).
@@ -33,9 +34,14 @@ pub fn with_decisions(c: &mut Conn, rows: Vec<ClosureRow>) -> AppResult<Vec<Clos
     Ok(rows
         .into_iter()
         .map(|row| {
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut decisions).into_iter().partition(|d| d.closure_id == row.id);
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut decisions)
+                .into_iter()
+                .partition(|d| d.closure_id == row.id);
             decisions = rest;
-            Closure { row, decisions: mine }
+            Closure {
+                row,
+                decisions: mine,
+            }
         })
         .collect())
 }
@@ -46,9 +52,19 @@ pub fn load(c: &mut Conn, id: &str) -> AppResult<Closure> {
     Ok(with_decisions(c, vec![row])?.remove(0))
 }
 
-fn viewed<'a>(caller: &'a AuthUser, actor: &'a crate::audit::Actor, row: &'a ClosureRow) -> Event<'a> {
+fn viewed<'a>(
+    caller: &'a AuthUser,
+    actor: &'a crate::audit::Actor,
+    row: &'a ClosureRow,
+) -> Event<'a> {
     let details = json!({"crime_reference": row.crime_reference, "version": row.version});
-    Event::new(Action::ClosureViewed, actor, Some(&caller.request_id), details).closure(&row.id, &row.force_id)
+    Event::new(
+        Action::ClosureViewed,
+        actor,
+        Some(&caller.request_id),
+        details,
+    )
+    .closure(&row.id, &row.force_id)
 }
 
 /// `GET /closures/{id}`: another force's closure does not exist for the caller.
@@ -92,7 +108,12 @@ pub async fn list(
 }
 
 /// `GET /cases`: every closure posted for one crime, oldest first; each is a view.
-pub async fn case(state: &AppState, caller: &AuthUser, force_id: String, crime_reference: String) -> AppResult<Vec<Closure>> {
+pub async fn case(
+    state: &AppState,
+    caller: &AuthUser,
+    force_id: String,
+    crime_reference: String,
+) -> AppResult<Vec<Closure>> {
     if !scope_of(caller)?.allows(&force_id) {
         return Ok(Vec::new());
     }
@@ -103,7 +124,10 @@ pub async fn case(state: &AppState, caller: &AuthUser, force_id: String, crime_r
             let rows = closures::by_case(c, &force_id, &crime_reference)?;
             let all = with_decisions(c, rows)?;
             let actor = caller.actor();
-            let events: Vec<Event> = all.iter().map(|cl| viewed(&caller, &actor, &cl.row)).collect();
+            let events: Vec<Event> = all
+                .iter()
+                .map(|cl| viewed(&caller, &actor, &cl.row))
+                .collect();
             audit::append_all(c, &events)?;
             Ok(all)
         })

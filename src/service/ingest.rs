@@ -38,11 +38,18 @@ struct Candidate {
 
 /// Judges each body as the single endpoint would and stores the valid ones.
 /// The outcomes are in the order of `bodies`.
-pub async fn ingest(state: &AppState, caller: &AuthUser, bodies: Vec<Value>) -> AppResult<Vec<Outcome>> {
+pub async fn ingest(
+    state: &AppState,
+    caller: &AuthUser,
+    bodies: Vec<Value>,
+) -> AppResult<Vec<Outcome>> {
     if !may_post_closures(caller.role) {
         return Err(AppError::Forbidden(RULE_POST.into()));
     }
-    let own_force = caller.force_id.clone().ok_or_else(|| AppError::Forbidden(RULE_POST.into()))?;
+    let own_force = caller
+        .force_id
+        .clone()
+        .ok_or_else(|| AppError::Forbidden(RULE_POST.into()))?;
     let now = chrono::Utc::now();
     let received_at = now_micros();
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(bodies.len());
@@ -53,7 +60,9 @@ pub async fn ingest(state: &AppState, caller: &AuthUser, bodies: Vec<Value>) -> 
             && f != own_force
             && is_known_force(f)
         {
-            outcomes.push(Some(Outcome::Refused(AppError::Forbidden(RULE_OWN_FORCE.into()))));
+            outcomes.push(Some(Outcome::Refused(AppError::Forbidden(
+                RULE_OWN_FORCE.into(),
+            ))));
             continue;
         }
         match parse_closure(body, now) {
@@ -68,7 +77,11 @@ pub async fn ingest(state: &AppState, caller: &AuthUser, bodies: Vec<Value>) -> 
                 if duplicate_of.is_none() {
                     first_by_key.insert(key, index);
                 }
-                candidates.push(Candidate { index, row, duplicate_of });
+                candidates.push(Candidate {
+                    index,
+                    row,
+                    duplicate_of,
+                });
                 outcomes.push(None);
             }
         }
@@ -79,23 +92,40 @@ pub async fn ingest(state: &AppState, caller: &AuthUser, bodies: Vec<Value>) -> 
 
     let actor = caller.actor();
     let request_id = caller.request_id.clone();
-    let firsts: Vec<ClosureRow> = candidates.iter().filter(|c| c.duplicate_of.is_none()).map(|c| c.row.clone()).collect();
+    let firsts: Vec<ClosureRow> = candidates
+        .iter()
+        .filter(|c| c.duplicate_of.is_none())
+        .map(|c| c.row.clone())
+        .collect();
     let stored = state
         .db
         .write(move |c| {
-            let inserted: std::collections::HashSet<String> = closures::insert_new(c, &firsts)?.into_iter().collect();
-            let taken: Vec<&str> =
-                firsts.iter().filter(|r| !inserted.contains(&r.id)).map(|r| r.source_event_id.as_str()).collect();
-            let before: HashMap<String, (String, String)> = closures::stored_keys(c, &own_force, &taken)?
-                .into_iter()
-                .map(|(sid, id, hash)| (sid, (id, hash)))
+            let inserted: std::collections::HashSet<String> =
+                closures::insert_new(c, &firsts)?.into_iter().collect();
+            let taken: Vec<&str> = firsts
+                .iter()
+                .filter(|r| !inserted.contains(&r.id))
+                .map(|r| r.source_event_id.as_str())
                 .collect();
-            let details: Vec<Value> = firsts.iter().filter(|r| inserted.contains(&r.id)).map(created_details).collect();
-            let created: Vec<&ClosureRow> = firsts.iter().filter(|r| inserted.contains(&r.id)).collect();
+            let before: HashMap<String, (String, String)> =
+                closures::stored_keys(c, &own_force, &taken)?
+                    .into_iter()
+                    .map(|(sid, id, hash)| (sid, (id, hash)))
+                    .collect();
+            let details: Vec<Value> = firsts
+                .iter()
+                .filter(|r| inserted.contains(&r.id))
+                .map(created_details)
+                .collect();
+            let created: Vec<&ClosureRow> =
+                firsts.iter().filter(|r| inserted.contains(&r.id)).collect();
             let events: Vec<Event> = created
                 .iter()
                 .zip(details)
-                .map(|(r, d)| Event::new(Action::ClosureCreated, &actor, Some(&request_id), d).closure(&r.id, &r.force_id))
+                .map(|(r, d)| {
+                    Event::new(Action::ClosureCreated, &actor, Some(&request_id), d)
+                        .closure(&r.id, &r.force_id)
+                })
                 .collect();
             audit::append_all(c, &events)?;
             Ok((inserted, before))
@@ -107,7 +137,10 @@ pub async fn ingest(state: &AppState, caller: &AuthUser, bodies: Vec<Value>) -> 
     for cand in candidates {
         let outcome = match cand.duplicate_of {
             None if inserted.contains(&cand.row.id) => {
-                by_index.insert(cand.index, (cand.row.id.clone(), cand.row.content_hash.clone(), true));
+                by_index.insert(
+                    cand.index,
+                    (cand.row.id.clone(), cand.row.content_hash.clone(), true),
+                );
                 Outcome::Created(Box::new(cand.row))
             }
             None => match before.get(&cand.row.source_event_id) {
@@ -121,7 +154,9 @@ pub async fn ingest(state: &AppState, caller: &AuthUser, bodies: Vec<Value>) -> 
                 )),
             },
             Some(first) => match by_index.get(&first) {
-                Some((id, hash, _)) if *hash == cand.row.content_hash => Outcome::Replayed(id.clone()),
+                Some((id, hash, _)) if *hash == cand.row.content_hash => {
+                    Outcome::Replayed(id.clone())
+                }
                 _ => Outcome::Refused(reused()),
             },
         };
@@ -131,7 +166,9 @@ pub async fn ingest(state: &AppState, caller: &AuthUser, bodies: Vec<Value>) -> 
 }
 
 fn reused() -> AppError {
-    AppError::Conflict("this source_event_id was already posted for this force with different content".into())
+    AppError::Conflict(
+        "this source_event_id was already posted for this force with different content".into(),
+    )
 }
 
 fn created_details(r: &ClosureRow) -> Value {

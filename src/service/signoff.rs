@@ -9,7 +9,8 @@ use crate::auth::AuthUser;
 use crate::db::closures::{self, DecisionRow, LatestDecision};
 use crate::db::now_micros;
 use crate::domain::signoff::{
-    Decider, Decision, DecisionInput, Refusal, ReopenInput, Status, may_decide, may_ever_decide, may_reopen, parse_decision, parse_reopen,
+    Decider, Decision, DecisionInput, Refusal, ReopenInput, Status, may_decide, may_ever_decide,
+    may_reopen, parse_decision, parse_reopen,
 };
 use crate::error::{AppError, AppResult};
 use serde_json::{Value, json};
@@ -42,7 +43,12 @@ fn version_to_change(expected: Option<i64>, current: i64) -> AppResult<i64> {
 }
 
 /// `POST /closures/{id}/decision`.
-pub async fn decide(state: &AppState, caller: &AuthUser, id: String, body: &Value) -> AppResult<Closure> {
+pub async fn decide(
+    state: &AppState,
+    caller: &AuthUser,
+    id: String,
+    body: &Value,
+) -> AppResult<Closure> {
     may_ever_decide(&decider(caller)).map_err(refused)?;
     let input: DecisionInput = parse_decision(body)?;
     let caller = caller.clone();
@@ -50,8 +56,14 @@ pub async fn decide(state: &AppState, caller: &AuthUser, id: String, body: &Valu
         .db
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
-            may_decide(&decider(&caller), &closure.force_id, &closure.proposed_by_officer_id).map_err(refused)?;
-            let status = Status::parse(&closure.status).ok_or_else(|| AppError::internal("unknown status"))?;
+            may_decide(
+                &decider(&caller),
+                &closure.force_id,
+                &closure.proposed_by_officer_id,
+            )
+            .map_err(refused)?;
+            let status = Status::parse(&closure.status)
+                .ok_or_else(|| AppError::internal("unknown status"))?;
             if !status.decidable() {
                 return Err(AppError::Conflict(format!(
                     "the closure is {}; only a closure pending sign-off or reopened can be decided",
@@ -71,8 +83,17 @@ pub async fn decide(state: &AppState, caller: &AuthUser, id: String, body: &Valu
                 decided_at: now,
                 rationale: &input.rationale,
             };
-            if !closures::transition(c, &id, version, &[Status::PendingSignoff, Status::Reopened], to, Some(latest))? {
-                return Err(AppError::Conflict("another change to this closure came first; read it again".into()));
+            if !closures::transition(
+                c,
+                &id,
+                version,
+                &[Status::PendingSignoff, Status::Reopened],
+                to,
+                Some(latest),
+            )? {
+                return Err(AppError::Conflict(
+                    "another change to this closure came first; read it again".into(),
+                ));
             }
             let checklist = input.checklist.to_json();
             closures::insert_decision(
@@ -104,14 +125,23 @@ pub async fn decide(state: &AppState, caller: &AuthUser, id: String, body: &Valu
                 "version": version + 1,
             });
             let actor = caller.actor();
-            audit::append(c, Event::new(action, &actor, Some(&caller.request_id), details).closure(&id, &closure.force_id))?;
+            audit::append(
+                c,
+                Event::new(action, &actor, Some(&caller.request_id), details)
+                    .closure(&id, &closure.force_id),
+            )?;
             load(c, &id)
         })
         .await
 }
 
 /// `POST /closures/{id}/reopen`.
-pub async fn reopen(state: &AppState, caller: &AuthUser, id: String, body: &Value) -> AppResult<Closure> {
+pub async fn reopen(
+    state: &AppState,
+    caller: &AuthUser,
+    id: String,
+    body: &Value,
+) -> AppResult<Closure> {
     may_ever_decide(&decider(caller)).map_err(refused)?;
     let input: ReopenInput = parse_reopen(body)?;
     let caller = caller.clone();
@@ -120,7 +150,8 @@ pub async fn reopen(state: &AppState, caller: &AuthUser, id: String, body: &Valu
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
             may_reopen(&decider(&caller), &closure.force_id).map_err(refused)?;
-            let status = Status::parse(&closure.status).ok_or_else(|| AppError::internal("unknown status"))?;
+            let status = Status::parse(&closure.status)
+                .ok_or_else(|| AppError::internal("unknown status"))?;
             if !status.reopenable() {
                 return Err(AppError::Conflict(format!(
                     "the closure is {}; only a signed-off or rejected closure can be reopened",
@@ -128,8 +159,17 @@ pub async fn reopen(state: &AppState, caller: &AuthUser, id: String, body: &Valu
                 )));
             }
             let version = version_to_change(input.expected_version, closure.version)?;
-            if !closures::transition(c, &id, version, &[Status::SignedOff, Status::Rejected], Status::Reopened, None)? {
-                return Err(AppError::Conflict("another change to this closure came first; read it again".into()));
+            if !closures::transition(
+                c,
+                &id,
+                version,
+                &[Status::SignedOff, Status::Rejected],
+                Status::Reopened,
+                None,
+            )? {
+                return Err(AppError::Conflict(
+                    "another change to this closure came first; read it again".into(),
+                ));
             }
             let details = json!({
                 "reason": input.reason,
@@ -140,7 +180,13 @@ pub async fn reopen(state: &AppState, caller: &AuthUser, id: String, body: &Valu
                 "version": version + 1,
             });
             let actor = caller.actor();
-            let ev = Event::new(Action::ClosureReopened, &actor, Some(&caller.request_id), details).closure(&id, &closure.force_id);
+            let ev = Event::new(
+                Action::ClosureReopened,
+                &actor,
+                Some(&caller.request_id),
+                details,
+            )
+            .closure(&id, &closure.force_id);
             audit::append(c, ev)?;
             load(c, &id)
         })

@@ -43,7 +43,8 @@ pub async fn set(state: &AppState, caller: &AuthUser, body: &Value) -> AppResult
                 "new_finalised_total": row.finalised_total,
             });
             let actor = caller.actor();
-            let ev = Event::new(Action::VolumeSet, &actor, Some(&caller.request_id), details).force(Some(&row.force_id));
+            let ev = Event::new(Action::VolumeSet, &actor, Some(&caller.request_id), details)
+                .force(Some(&row.force_id));
             audit::append(c, ev)?;
             Ok(row)
         })

@@ -376,17 +376,21 @@ impl TestApp {
         (user, token)
     }
 
-    /// The audit events matching `query` (as the admin sees them).
+    /// Every audit event matching `query` (as the admin sees them), page by page.
     pub async fn events(&self, query: &str) -> Vec<Value> {
-        let res = self
-            .get(
-                &format!("/api/v1/audit/events?limit=1000&{query}"),
-                &self.admin_token,
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let body: Value = res.json().await.unwrap();
-        body["items"].as_array().unwrap().clone()
+        let mut all = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let path = format!("/api/v1/audit/events?limit=1000&{query}{cursor}");
+            let res = self.get(&path, &self.admin_token).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let body: Value = res.json().await.unwrap();
+            all.extend(body["items"].as_array().unwrap().iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => return all,
+            }
+        }
     }
 }
 
@@ -427,4 +431,65 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["field"].as_str().unwrap().to_string())
         .collect()
+}
+
+impl TestApp {
+    /// An officer of `force` with `rank` and `officer_id`, signed in: (user, token).
+    pub async fn officer(&self, force: &str, rank: &str, officer_id: &str) -> (Value, String) {
+        let username = format!(
+            "officer-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let user = self
+            .create_user(json!({"username": username, "password": PASSWORD, "display_name": username,
+                                "role": "officer", "rank": rank, "officer_id": officer_id, "force_id": force}))
+            .await;
+        let token = self.login_ok(&username, PASSWORD).await;
+        (user, token)
+    }
+
+    /// Posts a closure; returns (status, body).
+    pub async fn post_closure(&self, token: &str, body: &Value) -> (u16, Value) {
+        let res = self.post("/api/v1/closures", token, body).await;
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// A valid closure for `force` (the contract's example), proposed an hour ago
+/// for a crime recorded 30 days before.
+pub fn closure_body(force: &str, source_event_id: &str) -> Value {
+    let now = chrono::Utc::now();
+    let ts =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    json!({
+        "source_event_id": source_event_id,
+        "force_id": force,
+        "division": "North",
+        "crime_reference": format!("XX/{}/26", &source_event_id[source_event_id.len().saturating_sub(6)..]),
+        "offence_category": "domestic_abuse",
+        "home_office_offence_code": "8N",
+        "domestic_abuse_flag": true,
+        "outcome_code": 16,
+        "named_suspect": true,
+        "crime_recorded_at": ts(now - chrono::Duration::days(30)),
+        "closure_proposed_at": ts(now - chrono::Duration::hours(1)),
+        "proposed_by": {"officer_id": "4471", "rank": "constable"},
+        "rationale": "Victim withdrew support on 18/11 after a safeguarding visit.",
+        "evidence": {
+            "victim_wishes_recorded": true,
+            "evidence_led_prosecution_considered": true,
+            "safeguarding_in_place": true,
+            "victim_informed": false,
+            "risk_level": "medium",
+            "references": ["BWV-2026-88812", "999-CALL-5521"]
+        },
+        "victim": {"sex": "female", "age_band": "25-34", "ethnicity": "white_british", "disability": "not_stated"}
+    })
+}
+
+/// The full sign-off checklist, all confirmed.
+pub fn full_checklist() -> Value {
+    json!({"victim_wishes_recorded": true, "evidence_led_prosecution_considered": true,
+           "safeguarding_in_place": true, "victim_informed": true})
 }

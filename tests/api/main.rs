@@ -5,6 +5,9 @@ mod common;
 
 mod auth;
 mod cli;
+mod closures;
 mod errors;
 mod operations;
+mod reads;
+mod signoff;
 mod users;
