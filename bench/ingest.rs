@@ -1,0 +1,218 @@
+//! Ingest benchmark: closures/s through the full API (auth, validation,
+//! idempotency, the closure and its event in one transaction), single and
+//! batch, on SQLite and PostgreSQL, each beside a baseline measured in the
+//! same run:
+//! - PostgreSQL: `pgbench` running the same two inserts (closure + event) in one
+//!   transaction at the same concurrency, on a database with the same schema;
+//! - SQLite: the same two inserts through the service's own storage code with
+//!   no HTTP in front (the database alone).
+//!
+//! `cargo bench --bench ingest` (BENCH_SECONDS, BENCH_CONCURRENCY to change).
+
+#[path = "support.rs"]
+mod support;
+
+use closure_audit::audit::{self, Action, Actor, Event};
+use closure_audit::db::closures::{ClosureRow, insert_new};
+use closure_audit::db::{DatabaseUrl, Db, PoolOptions, now_micros};
+use closure_audit::domain::closures::{parse_closure, review_flags};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::*;
+
+const PGBENCH_SCRIPT: &str = r#"BEGIN;
+INSERT INTO closures (id, force_id, source_event_id, division, crime_reference, offence_category,
+  home_office_offence_code, domestic_abuse_flag, outcome_code, named_suspect, crime_recorded_at,
+  closure_proposed_at, proposed_by_officer_id, proposed_by_rank, rationale, victim_wishes_recorded,
+  evidence_led_prosecution_considered, safeguarding_in_place, victim_informed, risk_level,
+  evidence_references, victim_sex, victim_age_band, victim_ethnicity, victim_disability, review_flags,
+  content_hash, status, version, received_at, received_by_user_id)
+VALUES (gen_random_uuid()::text, 'kent', gen_random_uuid()::text, 'North', 'BD/12345/26', 'domestic_abuse',
+  '8N', true, 16, true, 1790000000000000, 1795000000000000, '4471', 'constable',
+  'Victim withdrew support after a safeguarding visit; evidence-led prosecution considered.', true, true,
+  true, false, 'medium', '["BWV-2026-88812","999-CALL-5521"]', 'female', '25-34', 'white_british',
+  'not_stated', 'victim_not_informed', 'b1946ac92492d2347c6235b4d2611184b1946ac92492d2347c6235b4d2611184',
+  'pending_signoff', 1, (extract(epoch from clock_timestamp()) * 1000000)::bigint, '01a2-user');
+INSERT INTO audit_events (at, action, actor_user_id, actor_username, actor_role, actor_force_id, closure_id,
+  force_id, request_id, details)
+VALUES ((extract(epoch from clock_timestamp()) * 1000000)::bigint, 'closure.created', '01a2-user', 'rms-kent',
+  'force_system', 'kent', gen_random_uuid()::text, 'kent', 'a1b2c3d4e5f6a7b8c9d0',
+  '{"source_event_id":"NICHE-000123-CL1","crime_reference":"BD/12345/26","offence_category":"domestic_abuse","outcome_code":16,"proposed_by":{"officer_id":"4471","rank":"constable"},"status":"pending_signoff","version":1,"review_flags":"victim_not_informed","content_hash":"b1946ac92492d2347c6235b4d2611184b1946ac92492d2347c6235b4d2611184"}');
+END;
+"#;
+
+struct Row {
+    backend: &'static str,
+    mode: &'static str,
+    concurrency: usize,
+    stats: Stats,
+    baseline: f64,
+    baseline_name: &'static str,
+}
+
+/// The database alone on SQLite: the same two inserts per transaction through
+/// the service's storage code, from `concurrency` threads, for `seconds`.
+fn sqlite_alone(concurrency: usize, seconds: f64) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/alone.db", dir.path().display());
+    migrate(&url);
+    let opts = PoolOptions {
+        pool_size: concurrency as u32,
+        connect_timeout: Duration::from_secs(5),
+        sqlite_busy_timeout_ms: 5000,
+    };
+    let db = Db::connect(&DatabaseUrl::parse(&url).unwrap(), &opts).unwrap();
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..concurrency)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let actor = Actor::system("bench");
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    let input = parse_closure(
+                        &closure("kent", n * 64 + t as u64, "ALONE"),
+                        chrono::Utc::now(),
+                    )
+                    .unwrap();
+                    let flags = review_flags(&input);
+                    let hash = input.content_hash();
+                    let row = ClosureRow::new(
+                        input,
+                        uuid::Uuid::now_v7().to_string(),
+                        now_micros(),
+                        "u",
+                        &flags,
+                        hash,
+                    );
+                    db.write_blocking(|c| {
+                        insert_new(c, std::slice::from_ref(&row))?;
+                        let ev = Event::new(
+                            Action::ClosureCreated,
+                            &actor,
+                            Some("r"),
+                            serde_json::json!({"status": "pending_signoff"}),
+                        )
+                        .closure(&row.id, &row.force_id);
+                        audit::append_all(c, &[ev])
+                    })
+                    .unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn service_run(
+    server: &Server,
+    mode: &'static str,
+    concurrency: usize,
+    seconds: f64,
+) -> Stats {
+    let client = reqwest::Client::new();
+    let token = force_system(&client, &server.base, "kent").await;
+    let prefix = format!("{mode}-{}", uuid::Uuid::new_v4().simple());
+    match mode {
+        "single" => {
+            let p = prefix.clone();
+            closed_loop(
+                format!("{}/api/v1/closures", server.base),
+                token,
+                concurrency,
+                seconds,
+                1,
+                Arc::new(move |n| closure("kent", n, &p)),
+            )
+            .await
+        }
+        _ => {
+            let p = prefix.clone();
+            let body = move |n: u64| serde_json::json!({"closures": (0..1000).map(|i| closure("kent", n * 1000 + i, &p)).collect::<Vec<_>>()});
+            closed_loop(
+                format!("{}/api/v1/closures/batch", server.base),
+                token,
+                concurrency.min(4),
+                seconds,
+                1000,
+                Arc::new(body),
+            )
+            .await
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds = env_or("BENCH_SECONDS", 10) as f64;
+    let concurrency = env_or("BENCH_CONCURRENCY", 8) as usize;
+    let mut rows = Vec::new();
+
+    // PostgreSQL: pgbench first, then the service on a fresh database each.
+    let base_db = PgDb::create("bench_pgbench");
+    migrate(&base_db.url);
+    let pg_tps = pgbench(&base_db, PGBENCH_SCRIPT, concurrency, seconds as u64);
+    drop(base_db);
+    for mode in ["single", "batch"] {
+        let db = PgDb::create("bench_ingest");
+        let server = Server::start(Some(&db.url), &[]);
+        let stats = service_run(&server, mode, concurrency, seconds).await;
+        rows.push(Row {
+            backend: "postgres",
+            mode,
+            concurrency: if mode == "single" {
+                concurrency
+            } else {
+                concurrency.min(4)
+            },
+            stats,
+            baseline: pg_tps,
+            baseline_name: "pgbench",
+        });
+    }
+
+    // SQLite.
+    let alone = sqlite_alone(concurrency, seconds);
+    for mode in ["single", "batch"] {
+        let server = Server::start(None, &[]);
+        let stats = service_run(&server, mode, concurrency, seconds).await;
+        rows.push(Row {
+            backend: "sqlite",
+            mode,
+            concurrency: if mode == "single" {
+                concurrency
+            } else {
+                concurrency.min(4)
+            },
+            stats,
+            baseline: alone,
+            baseline_name: "same inserts, no HTTP",
+        });
+    }
+
+    let mut out = header("Ingest: closures/s through the API beside the database alone");
+    out.push_str(&format!(
+        "Command: `cargo bench --bench ingest` ({seconds} s per run, closed loop)\n\n"
+    ));
+    out.push_str("| backend | mode | clients | service closures/s | baseline | baseline /s | ratio | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in &rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
+            r.backend,
+            r.mode,
+            r.concurrency,
+            r.stats.per_second(),
+            r.baseline_name,
+            r.baseline,
+            r.stats.per_second() / r.baseline,
+            r.stats.percentile_ms(50.0),
+            r.stats.percentile_ms(99.0),
+            r.stats.errors
+        ));
+    }
+    report("ingest", &out);
+}
