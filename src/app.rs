@@ -2,6 +2,8 @@
 //! database, keys, routes and middleware together.
 
 use crate::api;
+use crate::audit::checkpoint::{Signer, TrustedKey};
+use crate::audit::log::Log;
 use crate::auth::{TokenKeys, accounts, password, secret};
 use crate::config::Settings;
 use crate::db::{DatabaseUrl, Db, PoolOptions, migrations};
@@ -23,6 +25,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
+    /// The tamper-evident log over the audit events.
+    pub log: Arc<Log>,
 }
 
 /// The OpenAPI document of every route, generated from the route table.
@@ -50,6 +54,43 @@ pub fn open_database(settings: &Settings) -> Result<Db, String> {
     Ok(db)
 }
 
+/// Loads the signing key, brings the tree up to the database, and (unless turned
+/// off) runs a first round and starts the sequencer. Blocking.
+pub fn open_log(settings: &Settings, db: &Db) -> Result<Arc<Log>, String> {
+    let key_file = settings
+        .checkpoint_key_file
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("checkpoint-key"));
+    let signer = Signer::load_or_create(&settings.log_origin, &key_file)?;
+    let previous = settings
+        .checkpoint_previous_keys
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(TrustedKey::parse_verifier_key)
+        .collect::<Result<Vec<_>, _>>()?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", settings.data_dir.display()))?;
+    let log = Arc::new(Log::new(
+        signer,
+        previous,
+        Some(settings.data_dir.join("checkpoints.ndjson")),
+    ));
+    let size = log
+        .sync(db)
+        .map_err(|e| format!("cannot read the log: {e}"))?;
+    tracing::info!(tree_size = size, verifier_key = %log.signer.verifier_key(), "audit log ready");
+    if settings.sequencer_enabled {
+        log.round(db)
+            .map_err(|e| format!("the first sequencer round failed: {e}"))?;
+        log.spawn(
+            db.clone(),
+            Duration::from_millis(settings.sequencer_interval_ms.max(10)),
+        );
+    }
+    Ok(log)
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -67,6 +108,7 @@ impl Application {
         accounts::ensure_admin(&db, settings.admin_password.as_deref())?;
         // Ready before the first login, so that it costs no more than the next.
         let _ = password::dummy_hash();
+        let log = open_log(&settings, &db)?;
 
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
@@ -80,6 +122,7 @@ impl Application {
             settings: Arc::new(settings.clone()),
             metrics: Metrics::new(),
             openapi_json,
+            log,
         });
         let workers = match settings.workers {
             0 => std::thread::available_parallelism()
@@ -128,8 +171,11 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM or SIGINT (graceful: requests in flight finish).
+    /// Serves until SIGTERM or SIGINT (graceful: requests in flight finish),
+    /// then stops the sequencer.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.state.log.stop();
+        result
     }
 }

@@ -3,11 +3,12 @@
 
 use clap::{Args, Parser, Subcommand};
 use closure_audit::audit::Actor;
+use closure_audit::audit::{export, verify};
 use closure_audit::auth::accounts;
 use closure_audit::domain::users::parse_new_user;
 use closure_audit::{Application, Settings, app, telemetry};
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -37,6 +38,42 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Write the whole log, in leaf order, straight from the database (no server needed).
+    Export {
+        /// `ndjson` or `csv`.
+        #[arg(long, default_value = "ndjson")]
+        format: String,
+        /// The file to write; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify an export of the log offline: no server, no database.
+    Verify {
+        /// The export (CSV or NDJSON).
+        #[arg(long)]
+        log: PathBuf,
+        /// A checkpoint kept outside: a signed note, or NDJSON of checkpoints (the
+        /// witness file). May be given more than once.
+        #[arg(long, required = true)]
+        checkpoint: Vec<PathBuf>,
+        /// The log's public key: a C2SP verifier key, or a file holding one (or
+        /// the JSON of GET /audit/public-key). May be given more than once.
+        #[arg(long, required = true)]
+        public_key: Vec<String>,
+        /// Optional: the closures' current state (NDJSON of closures, or a
+        /// closures CSV export), to catch a change with no event.
+        #[arg(long)]
+        closures: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +122,20 @@ fn main() -> ExitCode {
             .to_pretty_json()
             .map(|j| println!("{j}"))
             .map_err(|e| e.to_string()),
+        Command::Audit {
+            command: AuditCommand::Export { format, out },
+        } => export_log(&settings, &format, out),
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    log,
+                    checkpoint,
+                    public_key,
+                    closures,
+                },
+        } => {
+            return verify_offline(&log, &checkpoint, &public_key, closures.as_deref());
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -134,4 +185,79 @@ fn add_user(settings: &Settings, a: UserAdd) -> Result<(), String> {
         row.username, row.role, row.id
     );
     Ok(())
+}
+
+fn export_log(settings: &Settings, format: &str, out: Option<PathBuf>) -> Result<(), String> {
+    let db = app::open_database(settings)?;
+    let entries = db
+        .read_blocking(export::entries_from_db)
+        .map_err(|e| e.to_string())?;
+    let mut sink: Box<dyn std::io::Write> = match &out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match format {
+        "ndjson" => export::write_ndjson(&entries, &mut sink).map_err(|e| e.to_string())?,
+        "csv" => export::write_csv(&entries, &mut sink)?,
+        other => return Err(format!("unknown format {other:?}: use ndjson or csv")),
+    }
+    sink.flush().map_err(|e| e.to_string())
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Prints the report as JSON; exit 0 when intact, 1 when not, 2 on bad input.
+fn verify_offline(
+    log: &Path,
+    checkpoints: &[PathBuf],
+    keys: &[String],
+    closures: Option<&Path>,
+) -> ExitCode {
+    let run = || -> Result<verify::Report, String> {
+        let entries = export::read_export(&read(log)?)?;
+        let mut cps = Vec::new();
+        for p in checkpoints {
+            cps.extend(export::read_checkpoints(&read(p)?)?);
+        }
+        let keys = keys
+            .iter()
+            .map(|k| {
+                if Path::new(k).is_file() {
+                    export::read_key(&read(Path::new(k))?)
+                } else {
+                    export::read_key(k)
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let closures = closures
+            .map(|p| read(p).and_then(|t| export::read_closures(&t)))
+            .transpose()?;
+        Ok(verify::verify(&entries, &cps, &keys, closures.as_deref()))
+    };
+    match run() {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            if report.ok {
+                eprintln!("intact");
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "NOT intact: first bad event seq {:?}: {}",
+                    report.first_bad_seq, report.detail
+                );
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("closure-audit: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -2,12 +2,18 @@
 
 use super::params::{Page, decode_cursor, page_limit, paginate, parse_instant};
 use crate::app::AppState;
+use crate::audit::checkpoint::SignedCheckpoint;
+use crate::audit::export::{entries_from_db, read_checkpoints};
+use crate::audit::log::CheckpointView;
+use crate::audit::merkle::to_hex;
+use crate::audit::verify::{ClosureState, Report, verify};
 use crate::auth::AuthUser;
 use crate::db::events::{self, EventFilter, EventRow};
-use crate::db::rfc3339;
+use crate::db::{self, closures, log as store, rfc3339};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult, Problem};
 use actix_web::{get, web};
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -40,11 +46,11 @@ pub struct EventView {
     details: Value,
 }
 
-impl From<&EventRow> for EventView {
-    fn from(r: &EventRow) -> Self {
+impl EventView {
+    pub fn new(r: &EventRow, leaf_index: Option<i64>) -> Self {
         EventView {
             seq: r.seq,
-            leaf_index: r.leaf_index,
+            leaf_index,
             at: rfc3339(r.at),
             action: r.action.clone(),
             actor: EventActor {
@@ -146,7 +152,196 @@ pub async fn list_events(
     Ok(web::Json(paginate(
         rows,
         limit,
-        |r| r.seq.to_string(),
-        |r| EventView::from(r),
+        |(r, _)| r.seq.to_string(),
+        |(r, leaf)| EventView::new(r, *leaf),
     )))
+}
+
+const RULE_VERIFY: &str = "the audit log is verified by auditors and admins";
+
+/// The latest signed checkpoint of the log.
+#[utoipa::path(
+    tag = "audit",
+    responses((status = 200, body = CheckpointView), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/audit/checkpoint")]
+pub async fn checkpoint(
+    state: web::Data<AppState>,
+    _caller: AuthUser,
+) -> AppResult<web::Json<CheckpointView>> {
+    let row = state
+        .db
+        .read(store::latest_checkpoint)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no checkpoint has been signed yet".into()))?;
+    Ok(web::Json(CheckpointView::from_row(
+        &row,
+        &state.log.signer.origin,
+    )))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PublicKeyView {
+    /// Always `Ed25519`.
+    algorithm: &'static str,
+    /// Hex C2SP key id.
+    key_id: String,
+    /// Base64 of the raw 32-byte public key.
+    public_key: String,
+    /// The C2SP verifier key: `name+hexkeyid+base64(0x01||key)`.
+    verifier_key: String,
+}
+
+/// The key that signs checkpoints.
+#[utoipa::path(
+    tag = "audit",
+    responses((status = 200, body = PublicKeyView), (status = 401, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/audit/public-key")]
+pub async fn public_key(state: web::Data<AppState>, _caller: AuthUser) -> web::Json<PublicKeyView> {
+    let s = &state.log.signer;
+    web::Json(PublicKeyView {
+        algorithm: "Ed25519",
+        key_id: hex::encode(s.key_id()),
+        public_key: base64::engine::general_purpose::STANDARD.encode(s.public().as_bytes()),
+        verifier_key: s.verifier_key(),
+    })
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct InclusionQuery {
+    leaf_index: u64,
+    tree_size: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InclusionProof {
+    leaf_index: u64,
+    tree_size: u64,
+    /// Hex.
+    leaf_hash: String,
+    /// Hex hashes, from the leaf up (RFC 9162 §2.1.3).
+    audit_path: Vec<String>,
+}
+
+/// The inclusion proof of a leaf in the tree of `tree_size` leaves.
+#[utoipa::path(
+    tag = "audit",
+    params(InclusionQuery),
+    responses(
+        (status = 200, body = InclusionProof),
+        (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 422, description = "leaf_index not below tree_size, or tree_size beyond the log", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/audit/proof/inclusion")]
+pub async fn inclusion_proof(
+    state: web::Data<AppState>,
+    _caller: AuthUser,
+    q: web::Query<InclusionQuery>,
+) -> AppResult<web::Json<InclusionProof>> {
+    let (index, size) = (q.leaf_index, q.tree_size);
+    let st = state.clone();
+    let (leaf, path) = db::blocking(move || st.log.inclusion(&st.db, index, size)).await?;
+    Ok(web::Json(InclusionProof {
+        leaf_index: index,
+        tree_size: size,
+        leaf_hash: to_hex(&leaf),
+        audit_path: path.iter().map(to_hex).collect(),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ConsistencyQuery {
+    first: u64,
+    second: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsistencyProof {
+    first: u64,
+    second: u64,
+    /// Hex hashes (RFC 9162 §2.1.4).
+    proof: Vec<String>,
+}
+
+/// The consistency proof between the trees of `first` and `second` leaves.
+#[utoipa::path(
+    tag = "audit",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, body = ConsistencyProof),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/audit/proof/consistency")]
+pub async fn consistency_proof(
+    state: web::Data<AppState>,
+    _caller: AuthUser,
+    q: web::Query<ConsistencyQuery>,
+) -> AppResult<web::Json<ConsistencyProof>> {
+    let (first, second) = (q.first, q.second);
+    let st = state.clone();
+    let proof = db::blocking(move || st.log.consistency(&st.db, first, second)).await?;
+    Ok(web::Json(ConsistencyProof {
+        first,
+        second,
+        proof: proof.iter().map(to_hex).collect(),
+    }))
+}
+
+/// Recomputes everything from the database: every leaf from its event, the
+/// tree, every checkpoint's signature and root (those in the database and those
+/// this instance witnessed outside it), and the closures' state against their
+/// events. Names the first bad event.
+#[utoipa::path(
+    tag = "audit",
+    responses((status = 200, body = Report), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/audit/verify")]
+pub async fn verify_log(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+) -> AppResult<web::Json<Report>> {
+    caller.require(&[Role::Auditor, Role::Admin], RULE_VERIFY)?;
+    let st = state.clone();
+    let report = db::blocking(move || {
+        let (entries, stored, closure_rows) = st.db.read_blocking(|c| {
+            Ok((
+                entries_from_db(c)?,
+                store::all_checkpoints(c)?,
+                closures::states(c)?,
+            ))
+        })?;
+        let mut checkpoints: Vec<SignedCheckpoint> = stored
+            .iter()
+            .filter_map(|r| SignedCheckpoint::parse(&r.note).ok())
+            .collect();
+        if let Some(path) = &st.log.witness
+            && let Ok(text) = std::fs::read_to_string(path)
+        {
+            checkpoints.extend(read_checkpoints(&text).unwrap_or_default());
+        }
+        let closures: Vec<ClosureState> = closure_rows
+            .into_iter()
+            .map(|(id, status, version)| ClosureState {
+                id,
+                status,
+                version: Some(version),
+            })
+            .collect();
+        Ok(verify(
+            &entries,
+            &checkpoints,
+            &st.log.trusted,
+            Some(&closures),
+        ))
+    })
+    .await?;
+    Ok(web::Json(report))
 }

@@ -41,7 +41,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(signoff::decide)
             .service(signoff::reopen)
             .service(volumes::put_volume)
-            .service(audit::list_events),
+            .service(audit::list_events)
+            .service(audit::checkpoint)
+            .service(audit::public_key)
+            .service(audit::inclusion_proof)
+            .service(audit::consistency_proof)
+            .service(audit::verify_log),
     );
     cfg.service(ops::healthz)
         .service(ops::readyz)

@@ -1,6 +1,13 @@
 //! The audit log: every change, login, view and export is an event, appended in
 //! the same transaction as what it records (Data Protection Act 2018, s.62).
 
+pub mod checkpoint;
+pub mod export;
+pub mod leaf;
+pub mod log;
+pub mod merkle;
+pub mod verify;
+
 use crate::db::events::{self, NewEventRow};
 use crate::db::{Conn, now_micros};
 use crate::domain::{Rank, Role};

@@ -326,3 +326,10 @@ pub fn decisions_of(conn: &mut Conn, closure_ids: &[&str]) -> AppResult<Vec<Deci
         .select(DecisionRow::as_select())
         .load(c))?)
 }
+
+/// Every closure's (id, status, version), for replaying the log against them.
+pub fn states(conn: &mut Conn) -> AppResult<Vec<(String, String, i64)>> {
+    Ok(with_conn!(conn, c => closures::table
+        .select((closures::id, closures::status, closures::version))
+        .load(c))?)
+}

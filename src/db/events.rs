@@ -1,6 +1,6 @@
 //! The `audit_events` table: appending, and reading pages in `seq` order.
 
-use super::schema::audit_events;
+use super::schema::{audit_events, merkle_leaves};
 use super::{Conn, with_conn};
 use crate::error::AppResult;
 use diesel::prelude::*;
@@ -21,13 +21,11 @@ pub struct NewEventRow<'a> {
     pub details: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct EventRow {
     pub seq: i64,
-    pub leaf_index: Option<i64>,
-    pub leaf_hash: Option<String>,
     pub at: i64,
     pub action: String,
     pub actor_user_id: Option<String>,
@@ -73,10 +71,19 @@ pub struct EventFilter {
     pub force_scope: Option<String>,
 }
 
-/// A page of events, oldest first.
-pub fn page(conn: &mut Conn, filter: &EventFilter, limit: i64) -> AppResult<Vec<EventRow>> {
+/// A page of events, oldest first, each with its leaf index once integrated.
+pub fn page(
+    conn: &mut Conn,
+    filter: &EventFilter,
+    limit: i64,
+) -> AppResult<Vec<(EventRow, Option<i64>)>> {
     Ok(with_conn!(conn, c => {
-        let mut q = audit_events::table.select(EventRow::as_select()).order(audit_events::seq.asc()).limit(limit).into_boxed();
+        let mut q = audit_events::table
+            .left_join(merkle_leaves::table.on(merkle_leaves::seq.eq(audit_events::seq)))
+            .select((EventRow::as_select(), merkle_leaves::leaf_index.nullable()))
+            .order(audit_events::seq.asc())
+            .limit(limit)
+            .into_boxed();
         if let Some(v) = &filter.closure_id { q = q.filter(audit_events::closure_id.eq(v)); }
         if let Some(v) = &filter.actor_id { q = q.filter(audit_events::actor_user_id.eq(v)); }
         if let Some(v) = &filter.action { q = q.filter(audit_events::action.eq(v)); }
@@ -88,4 +95,17 @@ pub fn page(conn: &mut Conn, filter: &EventFilter, limit: i64) -> AppResult<Vec<
         }
         q.load(c)
     })?)
+}
+
+/// Events by `seq`.
+pub fn by_seqs(conn: &mut Conn, seqs: &[i64]) -> AppResult<Vec<EventRow>> {
+    let mut out = Vec::with_capacity(seqs.len());
+    for chunk in seqs.chunks(5000) {
+        let rows: Vec<EventRow> = with_conn!(conn, c => audit_events::table
+            .filter(audit_events::seq.eq_any(chunk))
+            .select(EventRow::as_select())
+            .load(c))?;
+        out.extend(rows);
+    }
+    Ok(out)
 }

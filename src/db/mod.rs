@@ -12,6 +12,7 @@
 
 pub mod closures;
 pub mod events;
+pub mod log;
 pub mod login_failures;
 pub mod migrations;
 pub mod schema;

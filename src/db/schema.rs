@@ -32,8 +32,6 @@ diesel::table! {
 diesel::table! {
     audit_events (seq) {
         seq -> BigInt,
-        leaf_index -> Nullable<BigInt>,
-        leaf_hash -> Nullable<Text>,
         at -> BigInt,
         action -> Text,
         actor_user_id -> Nullable<Text>,
@@ -126,6 +124,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    merkle_leaves (leaf_index) {
+        leaf_index -> BigInt,
+        seq -> BigInt,
+        /// Hex SHA-256(0x00 || canonical event bytes).
+        leaf_hash -> Text,
+    }
+}
+
+diesel::table! {
+    checkpoints (tree_size) {
+        tree_size -> BigInt,
+        root_hash -> Text,
+        key_id -> Text,
+        /// Base64 of the raw 64-byte Ed25519 signature.
+        signature -> Text,
+        /// The C2SP signed note.
+        note -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    log_state (id) {
+        id -> Integer,
+        watermark -> BigInt,
+    }
+}
+
 diesel::joinable!(decisions -> closures (closure_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -133,5 +160,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     closures,
     decisions,
-    volumes
+    volumes,
+    merkle_leaves,
+    checkpoints,
+    log_state
 );

@@ -201,6 +201,7 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub backend: Backend,
     pub proxy: Option<Proxy>,
+    pub state: actix_web::web::Data<closure_audit::AppState>,
     handle: actix_web::dev::ServerHandle,
     pg: Option<PgDatabase>,
 }
@@ -228,6 +229,10 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
         ("CLOSURE_AUDIT_WORKERS".to_string(), "2".to_string()),
         ("CLOSURE_AUDIT_DB_POOL_SIZE".to_string(), "4".to_string()),
         ("CLOSURE_AUDIT_LOG_LEVEL".to_string(), "warn".to_string()),
+        (
+            "CLOSURE_AUDIT_SEQUENCER_INTERVAL_MS".to_string(),
+            "50".to_string(),
+        ),
     ];
     Settings::load_with_env(None, env).expect("test settings")
 }
@@ -277,6 +282,7 @@ impl TestApp {
         let app = Application::build(settings.clone()).expect("service starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         let client = Client::builder().build().unwrap();
         let mut t = TestApp {
@@ -287,6 +293,7 @@ impl TestApp {
             dir,
             backend,
             proxy,
+            state,
             handle,
             pg,
         };
@@ -401,6 +408,7 @@ fn rand_officer_id() -> u32 {
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Sends the stop command now; the database is dropped after (FORCE).
+        self.state.log.stop();
         drop(self.handle.stop(false));
     }
 }

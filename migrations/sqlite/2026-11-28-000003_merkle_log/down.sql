@@ -1,0 +1,11 @@
+DROP TRIGGER checkpoints_no_delete;
+DROP TRIGGER checkpoints_no_update;
+DROP TRIGGER merkle_leaves_no_delete;
+DROP TRIGGER merkle_leaves_no_update;
+DROP TRIGGER audit_events_no_delete;
+DROP TRIGGER audit_events_no_update;
+DROP TABLE log_state;
+DROP TABLE checkpoints;
+DROP TABLE merkle_leaves;
+ALTER TABLE audit_events ADD COLUMN leaf_index BIGINT;
+ALTER TABLE audit_events ADD COLUMN leaf_hash TEXT;

@@ -1,0 +1,306 @@
+//! The log as files: exporting it (NDJSON or CSV, in leaf order) and reading
+//! exports, checkpoints, keys and closures back for the offline verifier.
+
+use super::checkpoint::{SignedCheckpoint, TrustedKey};
+use super::leaf::{CanonicalEvent, canonical_text};
+use super::verify::{ClosureState, Entry};
+use crate::db::events::{EventRow, by_seqs};
+use crate::db::log::leaves_from;
+use crate::db::{Conn, rfc3339, with_conn};
+use crate::error::AppResult;
+use crate::export::{neutralize, restore};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::Write;
+
+/// The CSV columns of an audit export (API.md, "Exports").
+pub const AUDIT_CSV_COLUMNS: [&str; 14] = [
+    "seq",
+    "leaf_index",
+    "at",
+    "action",
+    "actor_user_id",
+    "actor_username",
+    "actor_role",
+    "actor_rank",
+    "actor_force_id",
+    "closure_id",
+    "force_id",
+    "request_id",
+    "details_json",
+    "leaf_hash",
+];
+
+/// The whole log from the database: leaves in order (with their events, or
+/// none where an event is gone), then events not yet integrated.
+pub fn entries_from_db(c: &mut Conn) -> AppResult<Vec<Entry>> {
+    let mut entries = Vec::new();
+    let mut from = 0;
+    loop {
+        let leaves = leaves_from(c, from, 10_000)?;
+        if leaves.is_empty() {
+            break;
+        }
+        let seqs: Vec<i64> = leaves.iter().map(|l| l.seq).collect();
+        let mut events: HashMap<i64, EventRow> =
+            by_seqs(c, &seqs)?.into_iter().map(|e| (e.seq, e)).collect();
+        for l in &leaves {
+            entries.push(Entry {
+                seq: l.seq,
+                leaf_index: Some(l.leaf_index),
+                event: events.remove(&l.seq).as_ref().map(CanonicalEvent::from_row),
+                leaf_hash: Some(l.leaf_hash.clone()),
+            });
+        }
+        from = leaves.last().map(|l| l.leaf_index + 1).unwrap_or(from);
+    }
+    let pending: Vec<EventRow> = with_conn!(c, c => diesel::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT seq, at, action, actor_user_id, actor_username, actor_role, actor_rank, actor_force_id, \
+             closure_id, force_id, request_id, details FROM audit_events e \
+             WHERE NOT EXISTS (SELECT 1 FROM merkle_leaves l WHERE l.seq = e.seq) ORDER BY seq"
+        ),
+        c
+    ))?;
+    entries.extend(pending.iter().map(|e| Entry {
+        seq: e.seq,
+        leaf_index: None,
+        event: Some(CanonicalEvent::from_row(e)),
+        leaf_hash: None,
+    }));
+    Ok(entries)
+}
+
+/// One NDJSON line: the event as the API shows it, with its leaf.
+pub fn ndjson_line(e: &Entry) -> Value {
+    match &e.event {
+        None => {
+            json!({"seq": e.seq, "leaf_index": e.leaf_index, "leaf_hash": e.leaf_hash, "missing": true})
+        }
+        Some(ev) => json!({
+            "seq": e.seq,
+            "leaf_index": e.leaf_index,
+            "at": rfc3339(ev.at),
+            "action": ev.action,
+            "actor": {"user_id": ev.actor_user_id, "username": ev.actor_username, "role": ev.actor_role,
+                      "rank": ev.actor_rank, "force_id": ev.actor_force_id},
+            "closure_id": ev.closure_id,
+            "force_id": ev.force_id,
+            "request_id": ev.request_id,
+            "details": ev.details,
+            "leaf_hash": e.leaf_hash,
+        }),
+    }
+}
+
+/// One CSV record, in [`AUDIT_CSV_COLUMNS`] order, neutralised for spreadsheets.
+pub fn csv_record(e: &Entry) -> Vec<String> {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut cells = match &e.event {
+        None => vec![
+            e.seq.to_string(),
+            e.leaf_index.map(|i| i.to_string()).unwrap_or_default(),
+        ]
+        .into_iter()
+        .chain(std::iter::repeat_n(String::new(), 11))
+        .collect::<Vec<_>>(),
+        Some(ev) => vec![
+            e.seq.to_string(),
+            e.leaf_index.map(|i| i.to_string()).unwrap_or_default(),
+            rfc3339(ev.at),
+            ev.action.clone(),
+            s(&ev.actor_user_id),
+            s(&ev.actor_username),
+            s(&ev.actor_role),
+            s(&ev.actor_rank),
+            s(&ev.actor_force_id),
+            s(&ev.closure_id),
+            s(&ev.force_id),
+            s(&ev.request_id),
+            canonical_text(&ev.details),
+        ],
+    };
+    cells.push(s(&e.leaf_hash));
+    cells
+        .into_iter()
+        .map(|c| neutralize(&c).into_owned())
+        .collect()
+}
+
+pub fn write_ndjson(entries: &[Entry], out: &mut impl Write) -> std::io::Result<()> {
+    for e in entries {
+        writeln!(out, "{}", ndjson_line(e))?;
+    }
+    Ok(())
+}
+
+pub fn write_csv(entries: &[Entry], out: &mut impl Write) -> Result<(), String> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    w.write_record(AUDIT_CSV_COLUMNS)
+        .map_err(|e| e.to_string())?;
+    for e in entries {
+        w.write_record(csv_record(e)).map_err(|e| e.to_string())?;
+    }
+    w.flush().map_err(|e| e.to_string())
+}
+
+fn micros(at: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| format!("bad timestamp {at:?}: {e}"))
+}
+
+fn opt(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+/// Reads an export: CSV (by its header) or NDJSON.
+pub fn read_export(text: &str) -> Result<Vec<Entry>, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.starts_with("seq,leaf_index,") {
+        return read_csv(text);
+    }
+    let mut out = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: Value = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let seq = v["seq"].as_i64().ok_or(format!("line {}: no seq", n + 1))?;
+        let event = if v.get("missing").is_some_and(|m| m == true) {
+            None
+        } else {
+            let a = &v["actor"];
+            Some(CanonicalEvent {
+                seq,
+                at: micros(v["at"].as_str().unwrap_or_default())?,
+                action: opt(&v["action"]).unwrap_or_default(),
+                actor_user_id: opt(&a["user_id"]),
+                actor_username: opt(&a["username"]),
+                actor_role: opt(&a["role"]),
+                actor_rank: opt(&a["rank"]),
+                actor_force_id: opt(&a["force_id"]),
+                closure_id: opt(&v["closure_id"]),
+                force_id: opt(&v["force_id"]),
+                request_id: opt(&v["request_id"]),
+                details: v["details"].clone(),
+            })
+        };
+        out.push(Entry {
+            seq,
+            leaf_index: v["leaf_index"].as_i64(),
+            event,
+            leaf_hash: opt(&v["leaf_hash"]),
+        });
+    }
+    Ok(out)
+}
+
+fn read_csv(text: &str) -> Result<Vec<Entry>, String> {
+    let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    for (n, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| format!("record {}: {e}", n + 1))?;
+        let cell = |i: usize| restore(rec.get(i).unwrap_or_default()).to_string();
+        let optc = |i: usize| Some(cell(i)).filter(|s| !s.is_empty());
+        let seq: i64 = cell(0)
+            .parse()
+            .map_err(|_| format!("record {}: bad seq", n + 1))?;
+        let event = if cell(3).is_empty() {
+            None
+        } else {
+            Some(CanonicalEvent {
+                seq,
+                at: micros(&cell(2))?,
+                action: cell(3),
+                actor_user_id: optc(4),
+                actor_username: optc(5),
+                actor_role: optc(6),
+                actor_rank: optc(7),
+                actor_force_id: optc(8),
+                closure_id: optc(9),
+                force_id: optc(10),
+                request_id: optc(11),
+                details: serde_json::from_str(&cell(12))
+                    .map_err(|e| format!("record {}: details_json: {e}", n + 1))?,
+            })
+        };
+        out.push(Entry {
+            seq,
+            leaf_index: cell(1).parse().ok(),
+            event,
+            leaf_hash: optc(13),
+        });
+    }
+    Ok(out)
+}
+
+/// Checkpoints from a file: one signed note, or NDJSON of checkpoints as the
+/// API returns them (the witness file's format).
+pub fn read_checkpoints(text: &str) -> Result<Vec<SignedCheckpoint>, String> {
+    if text.trim_start().starts_with('{') {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).map_err(|e| e.to_string())?;
+                SignedCheckpoint::parse(v["note"].as_str().ok_or("a checkpoint without a note")?)
+            })
+            .collect()
+    } else {
+        Ok(vec![SignedCheckpoint::parse(text)?])
+    }
+}
+
+/// A trusted key: a C2SP verifier key, or the JSON of `GET /audit/public-key`.
+pub fn read_key(text: &str) -> Result<TrustedKey, String> {
+    let text = text.trim();
+    if text.starts_with('{') {
+        let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        return TrustedKey::parse_verifier_key(
+            v["verifier_key"].as_str().ok_or("no verifier_key")?,
+        );
+    }
+    TrustedKey::parse_verifier_key(text)
+}
+
+/// Closures' stored state: NDJSON of closures as the API returns them, or a
+/// closures CSV export (its `id` and `status` columns).
+pub fn read_closures(text: &str) -> Result<Vec<ClosureState>, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.starts_with("id,") {
+        let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let headers = r.headers().map_err(|e| e.to_string())?.clone();
+        let col = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .ok_or(format!("no {name} column"))
+        };
+        let (id, status) = (col("id")?, col("status")?);
+        return r
+            .records()
+            .map(|rec| {
+                let rec = rec.map_err(|e| e.to_string())?;
+                Ok(ClosureState {
+                    id: restore(&rec[id]).to_string(),
+                    status: restore(&rec[status]).to_string(),
+                    version: None,
+                })
+            })
+            .collect();
+    }
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).map_err(|e| e.to_string())?;
+            Ok(ClosureState {
+                id: opt(&v["id"]).ok_or("a closure without an id")?,
+                status: opt(&v["status"]).ok_or("a closure without a status")?,
+                version: v["version"].as_i64(),
+            })
+        })
+        .collect()
+}

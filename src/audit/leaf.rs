@@ -1,0 +1,158 @@
+//! The canonical, versioned bytes of an audit event: what a leaf of the tree
+//! commits to. The same event gives the same bytes on SQLite and PostgreSQL, and
+//! from an export (CSV or NDJSON) as from the database, so anyone can recompute
+//! a leaf hash without the service.
+//!
+//! Format `closure-audit/event/v1`: that line, a newline, then the event as JSON
+//! with object keys sorted, no insignificant white space, timestamps as integer
+//! microseconds since the epoch:
+//! `{"action":…,"actor":{"force_id":…,"rank":…,"role":…,"user_id":…,"username":…},"at":…,"closure_id":…,"details":…,"force_id":…,"request_id":…,"seq":…}`
+
+use super::merkle::{Hash, leaf_hash};
+use crate::db::events::EventRow;
+use serde_json::{Value, json};
+
+pub const LEAF_FORMAT: &str = "closure-audit/event/v1";
+
+/// The fields of an event that the log commits to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanonicalEvent {
+    pub seq: i64,
+    /// Microseconds since the epoch.
+    pub at: i64,
+    pub action: String,
+    pub actor_user_id: Option<String>,
+    pub actor_username: Option<String>,
+    pub actor_role: Option<String>,
+    pub actor_rank: Option<String>,
+    pub actor_force_id: Option<String>,
+    pub closure_id: Option<String>,
+    pub force_id: Option<String>,
+    pub request_id: Option<String>,
+    pub details: Value,
+}
+
+impl CanonicalEvent {
+    pub fn from_row(r: &EventRow) -> Self {
+        CanonicalEvent {
+            seq: r.seq,
+            at: r.at,
+            action: r.action.clone(),
+            actor_user_id: r.actor_user_id.clone(),
+            actor_username: r.actor_username.clone(),
+            actor_role: r.actor_role.clone(),
+            actor_rank: r.actor_rank.clone(),
+            actor_force_id: r.actor_force_id.clone(),
+            closure_id: r.closure_id.clone(),
+            force_id: r.force_id.clone(),
+            request_id: r.request_id.clone(),
+            details: serde_json::from_str(&r.details)
+                .unwrap_or_else(|_| Value::String(r.details.clone())),
+        }
+    }
+
+    /// The canonical bytes of [`LEAF_FORMAT`].
+    pub fn bytes(&self) -> Vec<u8> {
+        let v = json!({
+            "seq": self.seq,
+            "at": self.at,
+            "action": self.action,
+            "actor": {
+                "user_id": self.actor_user_id,
+                "username": self.actor_username,
+                "role": self.actor_role,
+                "rank": self.actor_rank,
+                "force_id": self.actor_force_id,
+            },
+            "closure_id": self.closure_id,
+            "force_id": self.force_id,
+            "request_id": self.request_id,
+            "details": self.details,
+        });
+        let mut out = String::with_capacity(512);
+        out.push_str(LEAF_FORMAT);
+        out.push('\n');
+        canonical_json(&v, &mut out);
+        out.into_bytes()
+    }
+
+    pub fn leaf_hash(&self) -> Hash {
+        leaf_hash(&self.bytes())
+    }
+}
+
+/// JSON with object keys sorted (by their UTF-8 bytes) and no white space.
+pub fn canonical_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k).expect("string"));
+                out.push(':');
+                canonical_json(&map[*k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// `details` as canonical JSON text (the `details_json` column of exports).
+pub fn canonical_text(v: &Value) -> String {
+    let mut s = String::new();
+    canonical_json(v, &mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> CanonicalEvent {
+        CanonicalEvent {
+            seq: 7,
+            at: 1_795_849_299_123_456,
+            action: "closure.created".into(),
+            actor_user_id: Some("u1".into()),
+            actor_username: Some("rms".into()),
+            actor_role: Some("force_system".into()),
+            actor_rank: None,
+            actor_force_id: Some("kent".into()),
+            closure_id: Some("c1".into()),
+            force_id: Some("kent".into()),
+            request_id: Some("r1".into()),
+            details: json!({"z": 1, "a": {"y": [1, "two", null], "b": "é\"\n"}}),
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_are_stable() {
+        let text = String::from_utf8(event().bytes()).unwrap();
+        assert_eq!(
+            text,
+            "closure-audit/event/v1\n{\"action\":\"closure.created\",\"actor\":{\"force_id\":\"kent\",\"rank\":null,\"role\":\"force_system\",\"user_id\":\"u1\",\"username\":\"rms\"},\"at\":1795849299123456,\"closure_id\":\"c1\",\"details\":{\"a\":{\"b\":\"é\\\"\\n\",\"y\":[1,\"two\",null]},\"z\":1},\"force_id\":\"kent\",\"request_id\":\"r1\",\"seq\":7}"
+        );
+        // Key order in the stored details does not matter.
+        let mut other = event();
+        other.details =
+            serde_json::from_str(r#"{"a":{"y":[1,"two",null],"b":"é\"\n"},"z":1}"#).unwrap();
+        assert_eq!(other.leaf_hash(), event().leaf_hash());
+        other.seq = 8;
+        assert_ne!(other.leaf_hash(), event().leaf_hash());
+    }
+}

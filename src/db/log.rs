@@ -1,0 +1,148 @@
+//! The Merkle log's tables: leaves, checkpoints and the sequencer's watermark,
+//! and the backend-specific query for events ready to be integrated.
+
+use super::events::EventRow;
+use super::schema::{checkpoints, log_state, merkle_leaves};
+use super::{Conn, with_conn};
+use crate::error::AppResult;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = merkle_leaves)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct LeafRow {
+    pub leaf_index: i64,
+    pub seq: i64,
+    pub leaf_hash: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = checkpoints)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct CheckpointRow {
+    pub tree_size: i64,
+    pub root_hash: String,
+    pub key_id: String,
+    pub signature: String,
+    pub note: String,
+    pub created_at: i64,
+}
+
+/// An arbitrary constant: the advisory lock held by the one instance that
+/// sequences, for the length of a round's transaction.
+const SEQUENCER_LOCK: i64 = 0x636c_6f73_7572_6502;
+
+#[derive(QueryableByName)]
+struct One {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    v: bool,
+}
+
+#[derive(QueryableByName)]
+struct Num {
+    #[diesel(sql_type = BigInt)]
+    v: i64,
+}
+
+/// Takes the sequencer's lock for this transaction: only one instance on a
+/// PostgreSQL database sequences at a time (SQLite has one writer anyway).
+pub fn try_sequencer_lock(conn: &mut Conn) -> AppResult<bool> {
+    Ok(match conn {
+        Conn::Sqlite(_) => true,
+        Conn::Postgres(c) => {
+            diesel::sql_query(format!(
+                "SELECT pg_try_advisory_xact_lock({SEQUENCER_LOCK}) AS v"
+            ))
+            .get_result::<One>(*c)?
+            .v
+        }
+    })
+}
+
+/// Leaves from `from` on, in order, at most `limit`.
+pub fn leaves_from(conn: &mut Conn, from: i64, limit: i64) -> AppResult<Vec<LeafRow>> {
+    Ok(with_conn!(conn, c => merkle_leaves::table
+        .filter(merkle_leaves::leaf_index.ge(from))
+        .order(merkle_leaves::leaf_index.asc())
+        .limit(limit)
+        .select(LeafRow::as_select())
+        .load(c))?)
+}
+
+pub fn insert_leaves(conn: &mut Conn, rows: &[LeafRow]) -> AppResult<()> {
+    for chunk in rows.chunks(2000) {
+        with_conn!(conn, c => diesel::insert_into(merkle_leaves::table).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
+/// Events committed but not yet in the tree, in the order they are to be
+/// integrated, at most `limit`; with the watermark to store once they are.
+pub fn pending_events(conn: &mut Conn, limit: i64) -> AppResult<(Vec<EventRow>, Option<i64>)> {
+    const COLS: &str = "seq, at, action, actor_user_id, actor_username, actor_role, actor_rank, actor_force_id, \
+                        closure_id, force_id, request_id, details";
+    match conn {
+        // One writer at a time: events become visible in `seq` order.
+        Conn::Sqlite(c) => {
+            let rows = diesel::sql_query(format!(
+                "SELECT {COLS} FROM audit_events WHERE seq > COALESCE((SELECT MAX(seq) FROM merkle_leaves), 0) \
+                 ORDER BY seq LIMIT {limit}"
+            ))
+            .load::<EventRow>(*c)?;
+            Ok((rows, None))
+        }
+        // Many writers: sequence numbers are taken before commit, so an event can
+        // become visible after a later one. Only events whose transaction is
+        // older than every running transaction are final; take those.
+        Conn::Postgres(c) => {
+            let watermark: i64 = log_state::table
+                .find(1)
+                .select(log_state::watermark)
+                .first(*c)?;
+            let horizon = diesel::sql_query(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS v",
+            )
+            .get_result::<Num>(*c)?
+            .v;
+            let rows = diesel::sql_query(format!(
+                "SELECT {COLS} FROM audit_events e WHERE e.txid >= $1 AND e.txid < $2 \
+                 AND NOT EXISTS (SELECT 1 FROM merkle_leaves l WHERE l.seq = e.seq) ORDER BY e.seq LIMIT {limit}"
+            ))
+            .bind::<BigInt, _>(watermark)
+            .bind::<BigInt, _>(horizon)
+            .load::<EventRow>(*c)?;
+            let done = (rows.len() as i64) < limit;
+            Ok((rows, done.then_some(horizon)))
+        }
+    }
+}
+
+pub fn set_watermark(conn: &mut Conn, watermark: i64) -> AppResult<()> {
+    with_conn!(conn, c => diesel::update(log_state::table.find(1)).set(log_state::watermark.eq(watermark)).execute(c))?;
+    Ok(())
+}
+
+pub fn insert_checkpoint(conn: &mut Conn, row: &CheckpointRow) -> AppResult<()> {
+    with_conn!(conn, c => diesel::insert_into(checkpoints::table)
+        .values(row)
+        .on_conflict(checkpoints::tree_size)
+        .do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+pub fn latest_checkpoint(conn: &mut Conn) -> AppResult<Option<CheckpointRow>> {
+    Ok(with_conn!(conn, c => checkpoints::table
+        .order(checkpoints::tree_size.desc())
+        .select(CheckpointRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+pub fn all_checkpoints(conn: &mut Conn) -> AppResult<Vec<CheckpointRow>> {
+    Ok(with_conn!(conn, c => checkpoints::table
+        .order(checkpoints::tree_size.asc())
+        .select(CheckpointRow::as_select())
+        .load(c))?)
+}
