@@ -244,7 +244,7 @@ mod tests {
         let parsed = SignedCheckpoint::parse(&cp.note).unwrap();
         assert_eq!(parsed, cp);
         let trusted = TrustedKey::parse_verifier_key(&s.verifier_key()).unwrap();
-        assert!(parsed.verify(&[trusted.clone()]));
+        assert!(parsed.verify(std::slice::from_ref(&trusted)));
         // Another key, or an altered note, does not verify.
         let other = Signer::new("closure-audit.test/log", SigningKey::from_bytes(&[8u8; 32]));
         assert!(!parsed.verify(&[other.trusted()]));
