@@ -175,7 +175,7 @@ impl Application {
     /// then stops the sequencer.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.state.log.stop();
+        self.state.log.stop_and_wait();
         result
     }
 }

@@ -57,8 +57,9 @@ impl TrustedKey {
 
     /// Parses `name+hexid+base64(0x01||key)`, checking that the id matches.
     pub fn parse_verifier_key(s: &str) -> Result<TrustedKey, String> {
-        let mut parts = s.trim().rsplitn(3, '+');
-        let (Some(b64), Some(id), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        // The name holds no '+'; the base64 key may.
+        let mut parts = s.trim().splitn(3, '+');
+        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err("a verifier key is name+hexkeyid+base64key".into());
         };
         let raw = B64.decode(b64).map_err(|e| format!("verifier key: {e}"))?;

@@ -70,6 +70,7 @@ pub struct Log {
     pub trusted: Vec<TrustedKey>,
     pub witness: Option<PathBuf>,
     stop: AtomicBool,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Log {
@@ -82,6 +83,7 @@ impl Log {
             trusted,
             witness,
             stop: AtomicBool::new(false),
+            thread: Default::default(),
         }
     }
 
@@ -185,9 +187,9 @@ impl Log {
     }
 
     /// Runs rounds every `interval` on a thread of its own until [`Log::stop`].
-    pub fn spawn(self: &Arc<Self>, db: Db, interval: Duration) -> std::thread::JoinHandle<()> {
+    pub fn spawn(self: &Arc<Self>, db: Db, interval: Duration) {
         let log = self.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || {
                 let mut failing = false;
@@ -207,11 +209,21 @@ impl Log {
                     std::thread::sleep(interval);
                 }
             })
-            .expect("sequencer thread")
+            .expect("sequencer thread");
+        *self.thread.lock().expect("thread lock") = Some(handle);
     }
 
+    /// Asks the sequencer to stop after its current round.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops the sequencer and waits for its round to end.
+    pub fn stop_and_wait(&self) {
+        self.stop();
+        if let Some(h) = self.thread.lock().expect("thread lock").take() {
+            let _ = h.join();
+        }
     }
 
     /// Makes sure the tree holds `size` leaves, reading any it lacks; 422 when

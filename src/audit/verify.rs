@@ -142,7 +142,11 @@ pub fn verify(
         }
     }
 
-    if let Some(closures) = closures {
+    // The closures are replayed against an intact log only: where the log itself
+    // is damaged, that damage is the first bad event.
+    if findings.is_empty()
+        && let Some(closures) = closures
+    {
         replay(entries, closures, leaves.len(), &mut findings);
     }
 

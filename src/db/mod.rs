@@ -64,6 +64,10 @@ pub enum Backend {
 }
 
 /// Pool settings, from [`crate::config::Settings`].
+///
+/// Pools keep no minimum of idle connections: r2d2 would open them from a
+/// background thread, and a process that exits while libpq is connecting there
+/// can crash in libpq's exit handlers.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
     pub pool_size: u32,
@@ -131,7 +135,7 @@ impl Db {
                 let build = |size: u32| {
                     Pool::builder()
                         .max_size(size)
-                        .min_idle(Some(1))
+                        .min_idle(Some(0))
                         .connection_timeout(opts.connect_timeout)
                         .connection_customizer(Box::new(SqlitePragmas {
                             busy_timeout_ms: opts.sqlite_busy_timeout_ms,
@@ -150,7 +154,7 @@ impl Db {
             DatabaseUrl::Postgres { url: pg } => {
                 let pool = Pool::builder()
                     .max_size(opts.pool_size)
-                    .min_idle(Some(1))
+                    .min_idle(Some(0))
                     .connection_timeout(opts.connect_timeout)
                     .test_on_check_out(true)
                     .build(ConnectionManager::<PgConnection>::new(pg))

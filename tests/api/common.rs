@@ -501,3 +501,109 @@ pub fn full_checklist() -> Value {
     json!({"victim_wishes_recorded": true, "evidence_led_prosecution_considered": true,
            "safeguarding_in_place": true, "victim_informed": true})
 }
+
+impl TestApp {
+    /// Runs SQL straight against the service's database, as someone with
+    /// database access (a DBA) could.
+    pub fn sql(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
+        let url = &self.settings.database_url;
+        let res = match url.strip_prefix("sqlite://") {
+            Some(path) => diesel::SqliteConnection::establish(path)
+                .unwrap()
+                .batch_execute(sql),
+            None => PgConnection::establish(url).unwrap().batch_execute(sql),
+        };
+        res.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Runs SQL that must fail; returns the error.
+    pub fn sql_err(&self, sql: &str) -> String {
+        use diesel::connection::SimpleConnection;
+        let url = &self.settings.database_url;
+        let res: Result<(), String> = match url.strip_prefix("sqlite://") {
+            Some(path) => diesel::SqliteConnection::establish(path)
+                .unwrap()
+                .batch_execute(sql)
+                .map_err(|e| e.to_string()),
+            None => PgConnection::establish(url)
+                .unwrap()
+                .batch_execute(sql)
+                .map_err(|e| e.to_string()),
+        };
+        res.expect_err(sql)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Drops the append-only triggers, as only someone who owns the database can.
+    pub fn drop_append_only_triggers(&self) {
+        if self.is_postgres() {
+            self.sql(
+                "DROP TRIGGER audit_events_append_only ON audit_events; \
+                 DROP TRIGGER merkle_leaves_append_only ON merkle_leaves; \
+                 DROP TRIGGER checkpoints_append_only ON checkpoints;",
+            );
+        } else {
+            self.sql(
+                "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; \
+                 DROP TRIGGER merkle_leaves_no_update; DROP TRIGGER merkle_leaves_no_delete; \
+                 DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
+            );
+        }
+    }
+
+    /// Waits until the latest checkpoint covers every event; returns it.
+    pub async fn settle(&self) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let events = self.events("").await.len() as u64;
+            let cp: Value = self
+                .get("/api/v1/audit/checkpoint", &self.admin_token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            if cp["tree_size"].as_u64() == Some(events) {
+                return cp;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "the sequencer did not catch up: {cp} vs {events}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        }
+    }
+
+    /// Starts a second instance of the service on this one's database, with the
+    /// same secret and checkpoint key (as instances behind a load balancer).
+    pub async fn another_instance(&self) -> TestApp {
+        let key = self.dir.path().join("checkpoint-key");
+        let url = self.settings.database_url.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = test_settings(dir.path());
+        settings.database_url = url;
+        settings.checkpoint_key_file = Some(key);
+        let app = Application::build(settings.clone()).expect("second instance starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        let state = app.state();
+        tokio::spawn(app.run_until_stopped());
+        let mut t = TestApp {
+            base,
+            client: Client::new(),
+            admin_token: String::new(),
+            settings,
+            dir,
+            backend: self.backend.clone(),
+            proxy: None,
+            state,
+            handle,
+            pg: None,
+        };
+        t.admin_token = t.login_ok("admin", ADMIN_PASSWORD).await;
+        t
+    }
+}

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod audit_log;
 mod auth;
 mod cli;
 mod closures;
