@@ -44,6 +44,7 @@ END;
 struct Row {
     backend: &'static str,
     mode: &'static str,
+    tree: &'static str,
     concurrency: usize,
     stats: Stats,
     baseline: f64,
@@ -152,58 +153,58 @@ async fn main() {
     let concurrency = env_or("BENCH_CONCURRENCY", 8) as usize;
     let mut rows = Vec::new();
 
-    // PostgreSQL: pgbench first, then the service on a fresh database each.
+    // PostgreSQL: pgbench first, then the service on a fresh database each run,
+    // with the Merkle tree's sequencer off and on.
     let base_db = PgDb::create("bench_pgbench");
     migrate(&base_db.url);
     let pg_tps = pgbench(&base_db, PGBENCH_SCRIPT, concurrency, seconds as u64);
     drop(base_db);
-    for mode in ["single", "batch"] {
-        let db = PgDb::create("bench_ingest");
-        let server = Server::start(Some(&db.url), &[]);
-        let stats = service_run(&server, mode, concurrency, seconds).await;
-        rows.push(Row {
-            backend: "postgres",
-            mode,
-            concurrency: if mode == "single" {
-                concurrency
-            } else {
-                concurrency.min(4)
-            },
-            stats,
-            baseline: pg_tps,
-            baseline_name: "pgbench",
-        });
-    }
-
-    // SQLite.
     let alone = sqlite_alone(concurrency, seconds);
-    for mode in ["single", "batch"] {
-        let server = Server::start(None, &[]);
-        let stats = service_run(&server, mode, concurrency, seconds).await;
-        rows.push(Row {
-            backend: "sqlite",
-            mode,
-            concurrency: if mode == "single" {
-                concurrency
-            } else {
-                concurrency.min(4)
-            },
-            stats,
-            baseline: alone,
-            baseline_name: "same inserts, no HTTP",
-        });
+    for backend in ["postgres", "sqlite"] {
+        for mode in ["single", "batch"] {
+            for tree in ["off", "on"] {
+                let enabled = if tree == "on" { "true" } else { "false" };
+                let env = [("CLOSURE_AUDIT_SEQUENCER_ENABLED", enabled)];
+                let db = (backend == "postgres").then(|| PgDb::create("bench_ingest"));
+                let server = Server::start(db.as_ref().map(|d| d.url.as_str()), &env);
+                let stats = service_run(&server, mode, concurrency, seconds).await;
+                let clients = if mode == "single" {
+                    concurrency
+                } else {
+                    concurrency.min(4)
+                };
+                let (baseline, baseline_name) = if backend == "postgres" {
+                    (pg_tps, "pgbench")
+                } else {
+                    (alone, "same inserts, no HTTP")
+                };
+                rows.push(Row {
+                    backend,
+                    mode,
+                    tree,
+                    concurrency: clients,
+                    stats,
+                    baseline,
+                    baseline_name,
+                });
+            }
+        }
     }
 
     let mut out = header("Ingest: closures/s through the API beside the database alone");
     out.push_str(&format!(
         "Command: `cargo bench --bench ingest` ({seconds} s per run, closed loop)\n\n"
     ));
-    out.push_str("| backend | mode | clients | service closures/s | baseline | baseline /s | ratio | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| backend | mode | Merkle tree | clients | service closures/s | baseline | baseline /s | ratio | p50 ms | p99 ms | errors |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
     for r in &rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
+            "| {} | {} | {} | {} | {:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
             r.backend,
             r.mode,
+            r.tree,
             r.concurrency,
             r.stats.per_second(),
             r.baseline_name,
@@ -213,6 +214,21 @@ async fn main() {
             r.stats.percentile_ms(99.0),
             r.stats.errors
         ));
+    }
+    out.push_str(
+        "\nWith the sequencer on, as a share of the same mode with it off (same run):\n\n",
+    );
+    for pair in rows.chunks(2) {
+        if let [off, on] = pair {
+            out.push_str(&format!(
+                "- {} {}: {:.0} closures/s off, {:.0} on: {:.1}%\n",
+                on.backend,
+                on.mode,
+                off.stats.per_second(),
+                on.stats.per_second(),
+                100.0 * on.stats.per_second() / off.stats.per_second()
+            ));
+        }
     }
     report("ingest", &out);
 }
