@@ -38,10 +38,69 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Write an export's CSV straight from the database, without a server, for
+    /// offline audit (the same columns as the HTTP exports).
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Args, Default)]
+struct ExportFilters {
+    #[arg(long)]
+    force_id: Option<String>,
+    #[arg(long)]
+    division: Option<String>,
+    #[arg(long)]
+    offence_category: Option<String>,
+    #[arg(long)]
+    outcome_code: Option<i32>,
+    /// The file to write; standard output when absent.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// closures.csv: filters as the closure list.
+    Closures {
+        #[command(flatten)]
+        f: ExportFilters,
+        #[arg(long)]
+        status: Option<String>,
+        /// On closure_proposed_at, inclusive (RFC 3339 timestamp or date).
+        #[arg(long)]
+        from: Option<String>,
+        /// On closure_proposed_at, exclusive.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// audit.csv: the whole log in leaf order.
+    Audit {
+        /// The file to write; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// trends.csv.
+    Trends {
+        #[command(flatten)]
+        f: ExportFilters,
+        /// First month, YYYY-MM.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last month, YYYY-MM (inclusive).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        group_by: Option<String>,
+        #[arg(long)]
+        suppress_below: Option<u64>,
     },
 }
 
@@ -125,6 +184,7 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Export { format, out },
         } => export_log(&settings, &format, out),
+        Command::Export { what } => export_offline(&settings, what),
         Command::Audit {
             command:
                 AuditCommand::Verify {
@@ -258,6 +318,115 @@ fn verify_offline(
         Err(e) => {
             eprintln!("closure-audit: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn sink(out: &Option<PathBuf>) -> Result<Box<dyn std::io::Write>, String> {
+    Ok(match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+fn export_offline(settings: &Settings, what: ExportWhat) -> Result<(), String> {
+    use closure_audit::api::closures::{ClosureQuery, closure_filter};
+    use closure_audit::db::closures::ClosureFilter;
+    use closure_audit::export::produce::{self, TrendSpec};
+    use closure_audit::export::{closures_csv, trends};
+    use closure_audit::service::exports::Months;
+    let e = |e: closure_audit::AppError| match e {
+        closure_audit::AppError::Validation(errs) => errs
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    };
+    let db = app::open_database(settings)?;
+    let write = |out: &Option<PathBuf>,
+                 header: Vec<String>,
+                 run: &dyn Fn(produce::Out) -> closure_audit::AppResult<u64>|
+     -> Result<(), String> {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(sink(out)?);
+        w.write_record(&header).map_err(|e| e.to_string())?;
+        let mut failed = None;
+        let rows = run(&mut |cells: Vec<String>| {
+            let res = w.write_record(
+                cells
+                    .iter()
+                    .map(|c| closure_audit::export::neutralize(c).into_owned()),
+            );
+            if let Err(err) = res {
+                failed = Some(err.to_string());
+            }
+            failed.is_none()
+        })
+        .map_err(e)?;
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        w.flush().map_err(|e| e.to_string())?;
+        eprintln!("{rows} rows");
+        Ok(())
+    };
+    match what {
+        ExportWhat::Audit { out } => export_log(settings, "csv", out),
+        ExportWhat::Closures {
+            f,
+            status,
+            from,
+            to,
+        } => {
+            let q = ClosureQuery {
+                status,
+                force_id: f.force_id,
+                division: f.division,
+                outcome_code: f.outcome_code,
+                offence_category: f.offence_category,
+                from,
+                to,
+                limit: None,
+                cursor: None,
+            };
+            let filter = closure_filter(&q).map_err(e)?;
+            write(
+                &f.out,
+                closures_csv::COLUMNS
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
+                &|out| produce::closures(&db, &filter, out),
+            )
+        }
+        ExportWhat::Trends {
+            f,
+            from,
+            to,
+            group_by,
+            suppress_below,
+        } => {
+            let group_by =
+                trends::parse_group_by(group_by.as_deref()).map_err(|errs| e(errs.into()))?;
+            let spec = TrendSpec {
+                months: Months::parse(from.as_deref(), to.as_deref()).map_err(e)?,
+                suppress_below: trends::suppress_threshold(suppress_below, &group_by),
+                group_by,
+                filter: ClosureFilter {
+                    force_id: f.force_id,
+                    division: f.division,
+                    offence_category: f.offence_category,
+                    outcome_code: f.outcome_code,
+                    ..Default::default()
+                },
+            };
+            write(&f.out, spec.header(), &|out| {
+                produce::trends(&db, &spec, out)
+            })
         }
     }
 }

@@ -70,19 +70,19 @@ impl EventView {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct EventQuery {
-    closure_id: Option<String>,
+    pub closure_id: Option<String>,
     /// The acting user's id.
-    actor_id: Option<String>,
-    action: Option<String>,
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
     /// Inclusive: RFC 3339 timestamp or date.
-    from: Option<String>,
+    pub from: Option<String>,
     /// Exclusive: RFC 3339 timestamp or date.
-    to: Option<String>,
+    pub to: Option<String>,
     /// Only events after this `seq`.
-    after_seq: Option<i64>,
+    pub after_seq: Option<i64>,
     /// Page length, 1 to 1000 (default 50).
-    limit: Option<i64>,
-    cursor: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -152,8 +152,8 @@ pub async fn list_events(
     Ok(web::Json(paginate(
         rows,
         limit,
-        |(r, _)| r.seq.to_string(),
-        |(r, leaf)| EventView::new(r, *leaf),
+        |(r, _, _)| r.seq.to_string(),
+        |(r, leaf, _)| EventView::new(r, *leaf),
     )))
 }
 

@@ -6,9 +6,11 @@
 pub mod audit;
 pub mod auth;
 pub mod closures;
+pub mod exports;
 pub mod forces;
 pub mod ops;
 pub mod params;
+pub mod reports;
 pub mod signoff;
 pub mod users;
 pub mod views;
@@ -46,7 +48,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(audit::public_key)
             .service(audit::inclusion_proof)
             .service(audit::consistency_proof)
-            .service(audit::verify_log),
+            .service(audit::verify_log)
+            .service(exports::closures_csv)
+            .service(exports::audit_csv)
+            .service(exports::trends_csv)
+            .service(reports::outlier_report)
+            .service(reports::funnel),
     );
     cfg.service(ops::healthz)
         .service(ops::readyz)
@@ -72,6 +79,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         (name = "sign-off", description = "Inspector decisions"),
         (name = "volumes", description = "Monthly finalised totals (denominators)"),
         (name = "audit", description = "The audit log"),
+        (name = "exports", description = "Streamed CSV for auditors"),
+        (name = "reports", description = "Outliers and the funnel plot"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

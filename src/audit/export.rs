@@ -93,7 +93,7 @@ pub fn ndjson_line(e: &Entry) -> Value {
     }
 }
 
-/// One CSV record, in [`AUDIT_CSV_COLUMNS`] order, neutralised for spreadsheets.
+/// One CSV record, in [`AUDIT_CSV_COLUMNS`] order (not yet neutralised).
 pub fn csv_record(e: &Entry) -> Vec<String> {
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
     let mut cells = match &e.event {
@@ -141,7 +141,9 @@ pub fn write_csv(entries: &[Entry], out: &mut impl Write) -> Result<(), String> 
     w.write_record(AUDIT_CSV_COLUMNS)
         .map_err(|e| e.to_string())?;
     for e in entries {
-        w.write_record(csv_record(e)).map_err(|e| e.to_string())?;
+        let cells = csv_record(e);
+        w.write_record(cells.iter().map(|c| neutralize(c).into_owned()))
+            .map_err(|e| e.to_string())?;
     }
     w.flush().map_err(|e| e.to_string())
 }

@@ -333,3 +333,54 @@ pub fn states(conn: &mut Conn) -> AppResult<Vec<(String, String, i64)>> {
         .select((closures::id, closures::status, closures::version))
         .load(c))?)
 }
+
+/// A chunk of closures for an export or a report, oldest received first, after
+/// the keyset position `after` = (received_at, id).
+pub fn export_page(
+    conn: &mut Conn,
+    f: &ClosureFilter,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> AppResult<Vec<ClosureRow>> {
+    Ok(with_conn!(conn, c => {
+        let mut q = closures::table
+            .select(ClosureRow::as_select())
+            .order((closures::received_at.asc(), closures::id.asc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some(v) = &f.force_id { q = q.filter(closures::force_id.eq(v)); }
+        if let Some(v) = &f.status { q = q.filter(closures::status.eq(v)); }
+        if let Some(v) = &f.division { q = q.filter(closures::division.eq(v)); }
+        if let Some(v) = f.outcome_code { q = q.filter(closures::outcome_code.eq(v)); }
+        if let Some(v) = &f.offence_category { q = q.filter(closures::offence_category.eq(v)); }
+        if let Some(v) = f.from { q = q.filter(closures::closure_proposed_at.ge(v)); }
+        if let Some(v) = f.to { q = q.filter(closures::closure_proposed_at.lt(v)); }
+        if let Some((at, id)) = &after {
+            q = q.filter(closures::received_at.gt(*at).or(closures::received_at.eq(*at).and(closures::id.gt(id))));
+        }
+        q.load(c)
+    })?)
+}
+
+/// Calls `each` for every closure matching `f`, in chunks, oldest first.
+pub fn for_each(
+    conn: &mut Conn,
+    f: &ClosureFilter,
+    mut each: impl FnMut(&ClosureRow) -> bool,
+) -> AppResult<u64> {
+    let mut after = None;
+    let mut n = 0;
+    loop {
+        let rows = export_page(conn, f, after, 5000)?;
+        for r in &rows {
+            n += 1;
+            if !each(r) {
+                return Ok(n);
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() == 5000 => after = Some((last.received_at, last.id.clone())),
+            _ => return Ok(n),
+        }
+    }
+}

@@ -71,16 +71,16 @@ pub struct EventFilter {
     pub force_scope: Option<String>,
 }
 
-/// A page of events, oldest first, each with its leaf index once integrated.
+/// A page of events, oldest first, each with its leaf index and hash once integrated.
 pub fn page(
     conn: &mut Conn,
     filter: &EventFilter,
     limit: i64,
-) -> AppResult<Vec<(EventRow, Option<i64>)>> {
+) -> AppResult<Vec<(EventRow, Option<i64>, Option<String>)>> {
     Ok(with_conn!(conn, c => {
         let mut q = audit_events::table
             .left_join(merkle_leaves::table.on(merkle_leaves::seq.eq(audit_events::seq)))
-            .select((EventRow::as_select(), merkle_leaves::leaf_index.nullable()))
+            .select((EventRow::as_select(), merkle_leaves::leaf_index.nullable(), merkle_leaves::leaf_hash.nullable()))
             .order(audit_events::seq.asc())
             .limit(limit)
             .into_boxed();

@@ -42,3 +42,26 @@ pub fn upsert(conn: &mut Conn, row: &VolumeRow) -> AppResult<()> {
         .execute(c))?;
     Ok(())
 }
+
+/// The totals of months `from..=to` (`YYYY-MM`), optionally of one force,
+/// division or offence category.
+pub fn in_range(
+    conn: &mut Conn,
+    from: &str,
+    to: &str,
+    force_id: Option<&str>,
+    division: Option<&str>,
+    category: Option<&str>,
+) -> AppResult<Vec<VolumeRow>> {
+    Ok(with_conn!(conn, c => {
+        let mut q = volumes::table
+            .filter(volumes::month.ge(from))
+            .filter(volumes::month.le(to))
+            .select(VolumeRow::as_select())
+            .into_boxed();
+        if let Some(v) = force_id { q = q.filter(volumes::force_id.eq(v)); }
+        if let Some(v) = division { q = q.filter(volumes::division.eq(v)); }
+        if let Some(v) = category { q = q.filter(volumes::offence_category.eq(v)); }
+        q.load(c)
+    })?)
+}

@@ -10,6 +10,7 @@ pub mod forces;
 pub mod ranks;
 pub mod roles;
 pub mod signoff;
+pub mod stats;
 pub mod users;
 pub mod validation;
 pub mod volumes;

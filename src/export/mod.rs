@@ -1,4 +1,12 @@
-//! Exports: CSV that is safe to open in a spreadsheet.
+//! Exports and reports: streamed CSV that is safe to open in a spreadsheet,
+//! trend tables, outliers and the funnel plot.
+
+pub mod closures_csv;
+pub mod outliers;
+pub mod produce;
+pub mod stream;
+pub mod svg;
+pub mod trends;
 
 /// Neutralises a cell for spreadsheets: one that begins with `=`, `+`, `-`, `@`,
 /// tab or carriage return is prefixed with `'`. A cell that already begins with

@@ -3,6 +3,8 @@
 //! transaction. Handlers in `api/` only translate HTTP to and from these.
 
 pub mod closures;
+pub mod exports;
 pub mod ingest;
+pub mod reports;
 pub mod signoff;
 pub mod volumes;

@@ -1,0 +1,244 @@
+//! `/api/v1/exports`: streamed CSV for auditors. Each download is an
+//! `export.downloaded` event with its filters and row count.
+
+use super::audit::{EventQuery, event_filter};
+use super::closures::{ClosureQuery, closure_filter};
+use crate::app::AppState;
+use crate::audit::export::{AUDIT_CSV_COLUMNS, csv_record};
+use crate::audit::leaf::CanonicalEvent;
+use crate::audit::verify::Entry;
+use crate::auth::AuthUser;
+use crate::db::closures::ClosureFilter;
+use crate::db::events;
+use crate::error::{AppError, AppResult, Problem};
+use crate::export::closures_csv as closure_columns;
+use crate::export::produce::{self, TrendSpec};
+use crate::export::stream::csv_response;
+use crate::export::trends::{parse_group_by, suppress_threshold};
+use crate::service::exports::{Months, auditor_scope, record_download};
+use actix_web::{HttpResponse, get, web};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ClosuresCsvQuery {
+    status: Option<String>,
+    force_id: Option<String>,
+    division: Option<String>,
+    outcome_code: Option<i32>,
+    offence_category: Option<String>,
+    /// On `closure_proposed_at`, inclusive: RFC 3339 timestamp or date.
+    from: Option<String>,
+    /// On `closure_proposed_at`, exclusive.
+    to: Option<String>,
+    /// `true` starts the file with a UTF-8 byte-order mark.
+    bom: Option<bool>,
+}
+
+fn stamp() -> String {
+    chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// Every closure the auditor may see, matching the list's filters, oldest
+/// received first (RFC 4180, CRLF, formula cells neutralised).
+#[utoipa::path(
+    tag = "exports",
+    params(ClosuresCsvQuery),
+    responses(
+        (status = 200, content_type = "text/csv", description = "id,force_id,division,… (API.md)", body = String),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/exports/closures.csv")]
+pub async fn closures_csv(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    q: web::Query<ClosuresCsvQuery>,
+) -> AppResult<HttpResponse> {
+    let scope = auditor_scope(&caller)?;
+    let q = q.into_inner();
+    let list = ClosureQuery {
+        status: q.status.clone(),
+        force_id: q.force_id.clone(),
+        division: q.division.clone(),
+        outcome_code: q.outcome_code,
+        offence_category: q.offence_category.clone(),
+        from: q.from.clone(),
+        to: q.to.clone(),
+        limit: None,
+        cursor: None,
+    };
+    let mut filter = closure_filter(&list)?;
+    let visible = scope.narrow(filter.force_id.as_deref());
+    if let Ok(force) = &visible {
+        filter.force_id = force.clone();
+    }
+    let filters = json!({"status": q.status, "force_id": q.force_id, "division": q.division, "outcome_code": q.outcome_code,
+                         "offence_category": q.offence_category, "from": q.from, "to": q.to});
+    let (db, db2) = (state.db.clone(), state.db.clone());
+    Ok(csv_response(
+        &format!("closures-{}.csv", stamp()),
+        q.bom.unwrap_or(false),
+        &closure_columns::COLUMNS,
+        move |sink| {
+            if visible.is_err() {
+                return Ok(0);
+            }
+            produce::closures(&db, &filter, &mut |cells| sink.record(cells))
+        },
+        move |rows, done| record_download(&db2, &caller, "closures.csv", filters, rows, done),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditCsvQuery {
+    closure_id: Option<String>,
+    actor_id: Option<String>,
+    action: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    after_seq: Option<i64>,
+    bom: Option<bool>,
+}
+
+/// The audit log, oldest first, with each event's leaf (auditors and admins;
+/// a force auditor sees its own force's events).
+#[utoipa::path(
+    tag = "exports",
+    params(AuditCsvQuery),
+    responses(
+        (status = 200, content_type = "text/csv", description = "seq,leaf_index,at,… (API.md)", body = String),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/exports/audit.csv")]
+pub async fn audit_csv(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    q: web::Query<AuditCsvQuery>,
+) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
+    let query = EventQuery {
+        closure_id: q.closure_id.clone(),
+        actor_id: q.actor_id.clone(),
+        action: q.action.clone(),
+        from: q.from.clone(),
+        to: q.to.clone(),
+        after_seq: q.after_seq,
+        limit: None,
+        cursor: None,
+    };
+    let mut filter = event_filter(&caller, &query)?;
+    let filters = json!({"closure_id": q.closure_id, "actor_id": q.actor_id, "action": q.action, "from": q.from,
+                         "to": q.to, "after_seq": q.after_seq});
+    let (db, db2) = (state.db.clone(), state.db.clone());
+    Ok(csv_response(
+        &format!("audit-{}.csv", stamp()),
+        q.bom.unwrap_or(false),
+        &AUDIT_CSV_COLUMNS,
+        move |sink| {
+            let mut rows = 0;
+            loop {
+                let page = db.read_blocking(|c| events::page(c, &filter, 5000))?;
+                let full = page.len() == 5000;
+                for (e, leaf, hash) in &page {
+                    rows += 1;
+                    let entry = Entry {
+                        seq: e.seq,
+                        leaf_index: *leaf,
+                        event: Some(CanonicalEvent::from_row(e)),
+                        leaf_hash: hash.clone(),
+                    };
+                    if !sink.record(csv_record(&entry)) {
+                        return Ok(rows);
+                    }
+                }
+                match page.last() {
+                    Some((e, _, _)) if full => filter.after_seq = Some(e.seq),
+                    _ => return Ok(rows),
+                }
+            }
+        },
+        move |rows, done| record_download(&db2, &caller, "audit.csv", filters, rows, done),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TrendsQuery {
+    /// First month, `YYYY-MM` (inclusive).
+    from: Option<String>,
+    /// Last month, `YYYY-MM` (inclusive).
+    to: Option<String>,
+    /// Comma list of month (default), force_id, division, offence_category,
+    /// outcome_code, status, risk_level, victim_* characteristics.
+    group_by: Option<String>,
+    /// Counts from 1 to N-1 are written `[c]` (default 5 when a victim
+    /// characteristic is a group).
+    suppress_below: Option<u64>,
+    force_id: Option<String>,
+    division: Option<String>,
+    offence_category: Option<String>,
+    outcome_code: Option<i32>,
+    bom: Option<bool>,
+}
+
+/// One row per group: counts, median and 90th percentile hours to decision,
+/// finalised totals and closures per 100 finalised; small counts suppressed.
+#[utoipa::path(
+    tag = "exports",
+    params(TrendsQuery),
+    responses(
+        (status = 200, content_type = "text/csv", description = "the group columns, then closures,outcome_15,… (API.md)", body = String),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/exports/trends.csv")]
+pub async fn trends_csv(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    q: web::Query<TrendsQuery>,
+) -> AppResult<HttpResponse> {
+    let scope = auditor_scope(&caller)?;
+    let q = q.into_inner();
+    let months = Months::parse(q.from.as_deref(), q.to.as_deref())?;
+    let group_by = parse_group_by(q.group_by.as_deref())?;
+    if q.suppress_below == Some(0) {
+        return Err(AppError::field("suppress_below", "must be at least 1"));
+    }
+    let below = suppress_threshold(q.suppress_below, &group_by);
+    let force = scope.narrow(q.force_id.as_deref());
+    let spec = TrendSpec {
+        months: months.clone(),
+        group_by: group_by.clone(),
+        suppress_below: below,
+        filter: ClosureFilter {
+            force_id: force.clone().unwrap_or(None),
+            division: q.division.clone(),
+            outcome_code: q.outcome_code,
+            offence_category: q.offence_category.clone(),
+            ..Default::default()
+        },
+    };
+    let filters = json!({"from": months.from, "to": months.to, "group_by": group_by, "suppress_below": below,
+                         "force_id": q.force_id, "division": q.division, "offence_category": q.offence_category,
+                         "outcome_code": q.outcome_code});
+    let (db, db2) = (state.db.clone(), state.db.clone());
+    let header = spec.header();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    Ok(csv_response(
+        &format!("trends-{}.csv", stamp()),
+        q.bom.unwrap_or(false),
+        &header,
+        move |sink| {
+            if force.is_err() {
+                return Ok(0);
+            }
+            produce::trends(&db, &spec, &mut |row| sink.record(row))
+        },
+        move |rows, done| record_download(&db2, &caller, "trends.csv", filters, rows, done),
+    ))
+}

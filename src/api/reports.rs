@@ -1,0 +1,132 @@
+//! `/api/v1/reports`: outliers on the funnel plot, as JSON, CSV or a picture.
+
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::domain::stats::FunnelPoint;
+use crate::error::{AppResult, Problem};
+use crate::export::outliers::{CSV_COLUMNS, record};
+use crate::export::svg::funnel_svg;
+use crate::service::reports::{OutlierRequest, outliers};
+use actix_web::http::header::{ACCEPT, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OutlierQuery {
+    /// First month, `YYYY-MM` (inclusive; default: all).
+    from: Option<String>,
+    /// Last month, `YYYY-MM` (inclusive).
+    to: Option<String>,
+    /// `force` (default) or `division`.
+    level: Option<String>,
+    offence_category: Option<String>,
+    /// 15 or 16 (default: both).
+    outcome_code: Option<i32>,
+}
+
+impl OutlierQuery {
+    fn request(&self) -> AppResult<OutlierRequest> {
+        OutlierRequest::parse(
+            self.from.as_deref(),
+            self.to.as_deref(),
+            self.level.as_deref(),
+            self.offence_category.as_deref(),
+            self.outcome_code,
+        )
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OutlierReport {
+    /// Over the units that have a finalised total.
+    overall_proportion: Option<f64>,
+    items: Vec<FunnelPoint>,
+}
+
+/// Each unit's closures under 15/16 per crime finalised, with funnel-plot limits
+/// at 95% and 99.8% (normal approximation to the binomial) around the overall
+/// proportion and its flag. `Accept: text/csv` answers CSV.
+#[utoipa::path(
+    tag = "reports",
+    params(OutlierQuery),
+    responses(
+        (status = 200, body = OutlierReport, content_type = "application/json"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/reports/outliers")]
+pub async fn outlier_report(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    q: web::Query<OutlierQuery>,
+) -> AppResult<HttpResponse> {
+    let wants_csv = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"));
+    let (p0, items) = outliers(
+        &state,
+        &caller,
+        q.request()?,
+        if wants_csv {
+            "outliers.csv"
+        } else {
+            "outliers.json"
+        },
+    )
+    .await?;
+    if !wants_csv {
+        return Ok(HttpResponse::Ok().json(OutlierReport {
+            overall_proportion: p0,
+            items,
+        }));
+    }
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let _ = w.write_record(CSV_COLUMNS);
+    for p in &items {
+        let _ = w.write_record(
+            record(p)
+                .iter()
+                .map(|c| crate::export::neutralize(c).into_owned()),
+        );
+    }
+    let body = w.into_inner().unwrap_or_default();
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            "content-disposition",
+            "attachment; filename=\"outliers.csv\"",
+        ))
+        .body(body))
+}
+
+/// The funnel plot: one point per unit, the 95% and 99.8% limits, the overall
+/// proportion, outliers labelled, and a title naming the period and filters.
+#[utoipa::path(
+    tag = "reports",
+    params(OutlierQuery),
+    responses(
+        (status = 200, content_type = "image/svg+xml", body = String),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/reports/funnel.svg")]
+pub async fn funnel(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    q: web::Query<OutlierQuery>,
+) -> AppResult<HttpResponse> {
+    let request = q.request()?;
+    let title = request.title();
+    let (p0, items) = outliers(&state, &caller, request, "funnel.svg").await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "image/svg+xml; charset=utf-8"))
+        .body(funnel_svg(&title, p0, &items)))
+}

@@ -1,0 +1,67 @@
+//! The rows of each export, produced once for both the HTTP download and the
+//! offline `closure-audit export` command. Each writes records through `out`,
+//! which answers false when the reader has gone.
+
+use super::closures_csv;
+use super::trends::Trends;
+use crate::db::closures::{self, ClosureFilter};
+use crate::db::{Db, volumes};
+use crate::error::AppResult;
+use crate::service::exports::Months;
+
+pub type Out<'a> = &'a mut dyn FnMut(Vec<String>) -> bool;
+
+/// Every closure matching `filter`, oldest received first.
+pub fn closures(db: &Db, filter: &ClosureFilter, out: Out) -> AppResult<u64> {
+    db.read_blocking(|c| closures::for_each(c, filter, |r| out(closures_csv::record(r))))
+}
+
+/// What a trend table is made of.
+#[derive(Debug, Clone)]
+pub struct TrendSpec {
+    pub months: Months,
+    pub group_by: Vec<String>,
+    pub suppress_below: Option<u64>,
+    /// Force, division, category and outcome filters; `from`/`to` are set from `months`.
+    pub filter: ClosureFilter,
+}
+
+impl TrendSpec {
+    pub fn header(&self) -> Vec<String> {
+        Trends::new(self.group_by.clone())
+            .finish(&[], None)
+            .remove(0)
+    }
+}
+
+/// The trend table's rows (no header).
+pub fn trends(db: &Db, spec: &TrendSpec, out: Out) -> AppResult<u64> {
+    let mut filter = spec.filter.clone();
+    let (from, to) = spec.months.micros();
+    filter.from = Some(from);
+    filter.to = Some(to);
+    let mut table = Trends::new(spec.group_by.clone());
+    let vols = db.read_blocking(|c| {
+        closures::for_each(c, &filter, |r| {
+            table.add(r);
+            true
+        })?;
+        let f = &filter;
+        volumes::in_range(
+            c,
+            &spec.months.from,
+            &spec.months.to,
+            f.force_id.as_deref(),
+            f.division.as_deref(),
+            f.offence_category.as_deref(),
+        )
+    })?;
+    let mut rows = 0;
+    for row in table.finish(&vols, spec.suppress_below).into_iter().skip(1) {
+        rows += 1;
+        if !out(row) {
+            break;
+        }
+    }
+    Ok(rows)
+}
