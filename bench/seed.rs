@@ -86,7 +86,12 @@ pub fn row(n: u64, end_us: i64) -> ClosureRow {
 
 /// Inserts closures `0..n` in transactions of 10,000.
 pub fn seed(db: &Db, n: u64, end_us: i64) {
-    let mut start = 0;
+    seed_range(db, 0, n, end_us)
+}
+
+/// Inserts closures `from..to` in transactions of 10,000.
+pub fn seed_range(db: &Db, from: u64, n: u64, end_us: i64) {
+    let mut start = from;
     while start < n {
         let end = (start + 10_000).min(n);
         let rows: Vec<ClosureRow> = (start..end).map(|i| row(i, end_us)).collect();

@@ -71,12 +71,11 @@ pub struct EventFilter {
     pub force_scope: Option<String>,
 }
 
+/// An event with its leaf index and leaf hash, once the sequencer has integrated it.
+pub type EventWithLeaf = (EventRow, Option<i64>, Option<String>);
+
 /// A page of events, oldest first, each with its leaf index and hash once integrated.
-pub fn page(
-    conn: &mut Conn,
-    filter: &EventFilter,
-    limit: i64,
-) -> AppResult<Vec<(EventRow, Option<i64>, Option<String>)>> {
+pub fn page(conn: &mut Conn, filter: &EventFilter, limit: i64) -> AppResult<Vec<EventWithLeaf>> {
     Ok(with_conn!(conn, c => {
         let mut q = audit_events::table
             .left_join(merkle_leaves::table.on(merkle_leaves::seq.eq(audit_events::seq)))

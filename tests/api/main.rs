@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod closures;
 mod errors;
+mod exports;
 mod operations;
 mod reads;
 mod signoff;

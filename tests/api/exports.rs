@@ -1,0 +1,661 @@
+//! Exports and reports: exact CSV headers, spreadsheet safety, scoping, the
+//! download event, trend counts and rates and funnel limits equal to an
+//! independent computation, suppression, a funnel plot that parses, and the
+//! offline export giving the same CSV.
+
+use crate::common::*;
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+on_both_backends!(
+    closures_csv_is_exact_safe_and_scoped,
+    audit_csv_has_every_event,
+    trends_equal_an_independent_computation,
+    outliers_and_the_funnel_plot
+);
+
+const CLOSURE_COLUMNS: &str = "id,force_id,division,crime_reference,source_event_id,offence_category,home_office_offence_code,domestic_abuse_flag,outcome_code,crime_recorded_at,closure_proposed_at,received_at,proposed_by_officer_id,proposed_by_rank,status,decision,decided_by_officer_id,decided_by_rank,decided_at,hours_to_decision,rationale,decision_rationale,review_flags,risk_level,victim_sex,victim_age_band,victim_ethnicity,victim_disability,victim_religion_or_belief,victim_sexual_orientation,victim_gender_reassignment,victim_marriage_or_civil_partnership,victim_pregnancy_or_maternity";
+const AUDIT_COLUMNS: &str = "seq,leaf_index,at,action,actor_user_id,actor_username,actor_role,actor_rank,actor_force_id,closure_id,force_id,request_id,details_json,leaf_hash";
+
+/// GETs a CSV: (status, body, headers).
+async fn csv(app: &TestApp, path: &str, token: &str) -> (u16, String, reqwest::header::HeaderMap) {
+    let res = app.get(path, token).await;
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    (status, res.text().await.unwrap(), headers)
+}
+
+fn rows(body: &str) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_reader(body.trim_start_matches('\u{feff}').as_bytes());
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .zip(rec.unwrap().iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+async fn closures_csv_is_exact_safe_and_scoped(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, kent) = app.user("force_system", Some("kent"), None).await;
+    let (_, essex) = app.user("force_system", Some("essex"), None).await;
+    let (_, insp) = app.officer("kent", "inspector", "2210").await;
+    let (_, national) = app.user("auditor", None, None).await;
+    let (_, kent_auditor) = app.user("auditor", Some("kent"), None).await;
+    let mut risky = closure_body("kent", "CSV-1");
+    risky["rationale"] = json!("=HYPERLINK(\"http://x\",\"click\") then more text");
+    risky["division"] = json!("-North, \"quoted\"");
+    let (_, c1) = app.post_closure(&kent, &risky).await;
+    let (_, c2) = app
+        .post_closure(&kent, &closure_body("kent", "CSV-2"))
+        .await;
+    app.post_closure(&essex, &closure_body("essex", "CSV-3"))
+        .await;
+    let decided = app
+        .post(&format!("/api/v1/closures/{}/decision", c2["id"].as_str().unwrap()), &insp,
+              &json!({"decision": "approve", "rationale": "All four items confirmed with the OIC.", "checklist": full_checklist()}))
+        .await;
+    assert_eq!(decided.status(), StatusCode::OK);
+
+    let (status, body, headers) = csv(&app, "/api/v1/exports/closures.csv", &national).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=")
+    );
+    assert!(
+        body.starts_with(&format!("{CLOSURE_COLUMNS}\r\n")),
+        "header"
+    );
+    assert!(!body.starts_with('\u{feff}'));
+    assert_eq!(
+        body.matches("\r\n").count(),
+        body.matches('\n').count(),
+        "every line ends CRLF"
+    );
+    let all = rows(&body);
+    assert_eq!(all.len(), 3);
+    let r1 = all
+        .iter()
+        .find(|r| r["id"] == c1["id"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        r1["rationale"].starts_with("'=HYPERLINK("),
+        "formula neutralised: {}",
+        r1["rationale"]
+    );
+    assert_eq!(r1["division"], "'-North, \"quoted\"");
+    assert_eq!(r1["status"], "pending_signoff");
+    assert_eq!(r1["decision"], "");
+    assert_eq!(r1["review_flags"], "victim_not_informed");
+    assert_eq!(r1["victim_age_band"], "25-34");
+    assert_eq!(r1["domestic_abuse_flag"], "true");
+    let r2 = all
+        .iter()
+        .find(|r| r["id"] == c2["id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        (
+            r2["decision"].as_str(),
+            r2["decided_by_rank"].as_str(),
+            r2["decided_by_officer_id"].as_str()
+        ),
+        ("approve", "inspector", "2210")
+    );
+    assert!(r2["hours_to_decision"].parse::<f64>().unwrap() >= 0.0);
+    assert_eq!(
+        r2["decision_rationale"],
+        "All four items confirmed with the OIC."
+    );
+
+    // A byte-order mark on request; filters as the list.
+    let (_, body, _) = csv(
+        &app,
+        "/api/v1/exports/closures.csv?bom=true&status=signed_off",
+        &national,
+    )
+    .await;
+    assert!(body.starts_with('\u{feff}'));
+    assert_eq!(rows(&body).len(), 1);
+    // A force auditor sees its own force only; others may not export.
+    let (_, body, _) = csv(&app, "/api/v1/exports/closures.csv", &kent_auditor).await;
+    assert!(rows(&body).iter().all(|r| r["force_id"] == "kent") && rows(&body).len() == 2);
+    let (_, body, _) = csv(
+        &app,
+        "/api/v1/exports/closures.csv?force_id=essex",
+        &kent_auditor,
+    )
+    .await;
+    assert_eq!(rows(&body).len(), 0);
+    for token in [&kent, &insp, &app.admin_token] {
+        problem(app.get("/api/v1/exports/closures.csv", token).await, 403).await;
+    }
+    problem(
+        app.get("/api/v1/exports/closures.csv?status=nope", &national)
+            .await,
+        422,
+    )
+    .await;
+    // Each download is on record with its filters and row count.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let downloads = app.events("action=export.downloaded").await;
+    assert_eq!(downloads.len(), 4);
+    assert_eq!(downloads[0]["details"]["rows"], 3);
+    assert_eq!(downloads[0]["details"]["export"], "closures.csv");
+    assert_eq!(downloads[1]["details"]["filters"]["status"], "signed_off");
+    assert_eq!(downloads[1]["details"]["rows"], 1);
+    assert_eq!(downloads[2]["actor"]["force_id"], "kent");
+
+    // The offline export writes the same file.
+    let out = app.dir.path().join("offline.csv");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_closure-audit"))
+        .args(["export", "closures", "--out"])
+        .arg(&out)
+        .env("CLOSURE_AUDIT_DATABASE_URL", &app.settings.database_url)
+        .env("CLOSURE_AUDIT_LOG_LEVEL", "warn")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (_, online, _) = csv(&app, "/api/v1/exports/closures.csv", &national).await;
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), online);
+}
+
+async fn audit_csv_has_every_event(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, kent) = app.user("force_system", Some("kent"), None).await;
+    app.post_closure(&kent, &closure_body("kent", "A-1")).await;
+    app.settle().await;
+    let events = app.events("").await;
+    let (status, body, _) = csv(&app, "/api/v1/exports/audit.csv", &app.admin_token).await;
+    assert_eq!(status, 200);
+    assert!(body.starts_with(&format!("{AUDIT_COLUMNS}\r\n")));
+    let all = rows(&body);
+    assert_eq!(all.len(), events.len());
+    for (r, e) in all.iter().zip(&events) {
+        assert_eq!(r["seq"], e["seq"].to_string());
+        assert_eq!(r["action"], e["action"].as_str().unwrap());
+        assert_eq!(r["leaf_index"], e["leaf_index"].to_string());
+        assert_eq!(r["leaf_hash"].len(), 64);
+        let details: Value = serde_json::from_str(&r["details_json"]).unwrap();
+        assert_eq!(details, e["details"]);
+    }
+    let (_, body, _) = csv(
+        &app,
+        "/api/v1/exports/audit.csv?action=closure.created",
+        &app.admin_token,
+    )
+    .await;
+    assert_eq!(rows(&body).len(), 1);
+    problem(app.get("/api/v1/exports/audit.csv", &kent).await, 403).await;
+}
+
+fn month(m: &str, day: u32) -> String {
+    format!("{m}-{day:02}T10:00:00Z")
+}
+
+/// R-7 percentile, written here independently of the service.
+fn pct(mut v: Vec<f64>, p: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let h = (v.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    Some(v[lo] + (h - lo as f64) * (v[h.ceil() as usize] - v[lo]))
+}
+
+async fn trends_equal_an_independent_computation(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let forces = ["kent", "essex"];
+    let mut systems = BTreeMap::new();
+    for f in forces {
+        systems.insert(f, app.user("force_system", Some(f), None).await.1);
+    }
+    let (_, kent_insp) = app.officer("kent", "inspector", "1").await;
+    let (_, national) = app.user("auditor", None, None).await;
+    let mut posted = Vec::new();
+    let months = ["2026-08", "2026-09", "2026-10"];
+    for i in 0..27 {
+        let force = forces[i % 2];
+        let m = months[i % 3];
+        let mut c = closure_body(force, &format!("TR-{i}"));
+        c["closure_proposed_at"] = json!(month(m, 3 + (i % 20) as u32));
+        c["crime_recorded_at"] = json!(month("2026-07", 1));
+        c["outcome_code"] = json!(15 + (i % 2) as i64);
+        c["victim"]["sex"] = json!(if i % 9 == 0 { "male" } else { "female" });
+        if i % 4 == 0 {
+            c["evidence"]["victim_informed"] = json!(true);
+        }
+        let (status, body) = app.post_closure(&systems[force], &c).await;
+        assert_eq!(status, 201, "{body}");
+        posted.push(body);
+    }
+    // Decide some of Kent's.
+    for c in posted.iter().filter(|c| c["force_id"] == "kent").take(6) {
+        let d = if c["source_event_id"].as_str().unwrap().ends_with('4') {
+            "reject"
+        } else {
+            "approve"
+        };
+        let res = app.post(&format!("/api/v1/closures/{}/decision", c["id"].as_str().unwrap()), &kent_insp,
+            &json!({"decision": d, "rationale": "Decided for the trend test, carefully.", "checklist": full_checklist()})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // Denominators: Kent as a whole for two months, Essex by division.
+    for (force, division, m, total) in [
+        ("kent", None, "2026-08", 40),
+        ("kent", None, "2026-09", 50),
+        ("essex", Some("North"), "2026-08", 20),
+        ("essex", Some("South"), "2026-08", 30),
+    ] {
+        let mut body = json!({"force_id": force, "month": m, "offence_category": "domestic_abuse", "finalised_total": total});
+        if let Some(d) = division {
+            body["division"] = json!(d);
+        }
+        let res = app
+            .request(
+                reqwest::Method::PUT,
+                "/api/v1/volumes",
+                Some(&systems[force]),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // The closures as they now are, read back through the API.
+    let list: Value = app
+        .get("/api/v1/closures?limit=500", &national)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let closures = list["items"].as_array().unwrap().clone();
+
+    let (status, body, _) = csv(
+        &app,
+        "/api/v1/exports/trends.csv?from=2026-08&to=2026-10&group_by=month,force_id",
+        &national,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("month,force_id,closures,outcome_15,outcome_16,signed_off,rejected,pending,reopened,flagged,median_hours_to_decision,p90_hours_to_decision,finalised_total,closures_per_100_finalised\r\n"));
+    let table = rows(&body);
+    assert_eq!(table.len(), 6);
+    let volumes: BTreeMap<(&str, &str), u64> = [
+        (("kent", "2026-08"), 40),
+        (("kent", "2026-09"), 50),
+        (("essex", "2026-08"), 50),
+    ]
+    .into_iter()
+    .collect();
+    for row in &table {
+        let (m, f) = (row["month"].as_str(), row["force_id"].as_str());
+        let mine: Vec<&Value> = closures
+            .iter()
+            .filter(|c| {
+                c["force_id"] == f && c["closure_proposed_at"].as_str().unwrap().starts_with(m)
+            })
+            .collect();
+        let count =
+            |pred: &dyn Fn(&Value) -> bool| mine.iter().filter(|c| pred(c)).count().to_string();
+        assert_eq!(row["closures"], mine.len().to_string(), "{m} {f}");
+        assert_eq!(row["outcome_15"], count(&|c| c["outcome_code"] == 15));
+        assert_eq!(row["outcome_16"], count(&|c| c["outcome_code"] == 16));
+        assert_eq!(row["signed_off"], count(&|c| c["status"] == "signed_off"));
+        assert_eq!(row["rejected"], count(&|c| c["status"] == "rejected"));
+        assert_eq!(row["pending"], count(&|c| c["status"] == "pending_signoff"));
+        assert_eq!(row["reopened"], count(&|c| c["status"] == "reopened"));
+        assert_eq!(
+            row["flagged"],
+            count(&|c| !c["review_flags"].as_array().unwrap().is_empty())
+        );
+        let hours: Vec<f64> = mine
+            .iter()
+            .filter_map(|c| {
+                c["decisions"].as_array().unwrap().last().map(|d| {
+                    let at = |s: &Value| {
+                        chrono::DateTime::parse_from_rfc3339(s.as_str().unwrap())
+                            .unwrap()
+                            .timestamp_micros() as f64
+                    };
+                    (at(&d["decided_at"]) - at(&c["received_at"])) / 3.6e9
+                })
+            })
+            .collect();
+        let close = |got: &str, want: Option<f64>| match want {
+            None => assert_eq!(got, ""),
+            Some(w) => assert!(
+                (got.parse::<f64>().unwrap() - w).abs() < 0.006,
+                "{got} vs {w}"
+            ),
+        };
+        close(&row["median_hours_to_decision"], pct(hours.clone(), 0.5));
+        close(&row["p90_hours_to_decision"], pct(hours, 0.9));
+        match volumes.get(&(f, m)) {
+            Some(n) => {
+                assert_eq!(row["finalised_total"], n.to_string());
+                close(
+                    &row["closures_per_100_finalised"],
+                    Some(mine.len() as f64 * 100.0 / *n as f64),
+                );
+            }
+            None => assert_eq!(
+                (
+                    row["finalised_total"].as_str(),
+                    row["closures_per_100_finalised"].as_str()
+                ),
+                ("", "")
+            ),
+        }
+    }
+
+    // Grouping by a victim characteristic suppresses counts below 5 by default.
+    let (_, body, _) = csv(
+        &app,
+        "/api/v1/exports/trends.csv?group_by=victim_sex",
+        &national,
+    )
+    .await;
+    let t = rows(&body);
+    let male = t.iter().find(|r| r["victim_sex"] == "male").unwrap();
+    assert_eq!(male["closures"], "[c]", "3 male victims are suppressed");
+    assert_eq!(male["median_hours_to_decision"], "");
+    let female = t.iter().find(|r| r["victim_sex"] == "female").unwrap();
+    assert_eq!(female["closures"], "24");
+    for (col, status) in [
+        ("signed_off", "signed_off"),
+        ("rejected", "rejected"),
+        ("pending", "pending_signoff"),
+    ] {
+        let n = closures
+            .iter()
+            .filter(|c| c["victim"]["sex"] == "female" && c["status"] == status)
+            .count();
+        let want = if (1..5).contains(&n) {
+            "[c]".to_string()
+        } else {
+            n.to_string()
+        };
+        assert_eq!(female[col], want, "female {col}: {n}");
+    }
+    let (_, body, _) = csv(
+        &app,
+        "/api/v1/exports/trends.csv?group_by=victim_sex&suppress_below=2",
+        &national,
+    )
+    .await;
+    assert_eq!(
+        rows(&body)
+            .iter()
+            .find(|r| r["victim_sex"] == "male")
+            .unwrap()["closures"],
+        "3"
+    );
+    let (_, body, _) = csv(
+        &app,
+        "/api/v1/exports/trends.csv?group_by=status&suppress_below=7",
+        &national,
+    )
+    .await;
+    assert!(rows(&body).iter().any(|r| r["closures"] == "[c]"));
+    // Bad requests.
+    let p = problem(
+        app.get(
+            "/api/v1/exports/trends.csv?group_by=month,shoe_size",
+            &national,
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["group_by"]);
+    problem(
+        app.get("/api/v1/exports/trends.csv?from=2026-13", &national)
+            .await,
+        400,
+    )
+    .await;
+    problem(
+        app.get(
+            "/api/v1/exports/trends.csv?from=2026-10&to=2026-09",
+            &national,
+        )
+        .await,
+        422,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/exports/trends.csv?suppress_below=0", &national)
+            .await,
+        422,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/exports/trends.csv", &systems["kent"])
+            .await,
+        403,
+    )
+    .await;
+    // The offline trend export gives the same table.
+    let out = app.dir.path().join("trends.csv");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_closure-audit"))
+        .args([
+            "export",
+            "trends",
+            "--from",
+            "2026-08",
+            "--to",
+            "2026-10",
+            "--group-by",
+            "month,force_id",
+            "--out",
+        ])
+        .arg(&out)
+        .env("CLOSURE_AUDIT_DATABASE_URL", &app.settings.database_url)
+        .env("CLOSURE_AUDIT_LOG_LEVEL", "warn")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (_, online, _) = csv(
+        &app,
+        "/api/v1/exports/trends.csv?from=2026-08&to=2026-10&group_by=month,force_id",
+        &national,
+    )
+    .await;
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), online);
+}
+
+async fn outliers_and_the_funnel_plot(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, national) = app.user("auditor", None, None).await;
+    // (force, closures, finalised total)
+    let plan = [
+        ("kent", 30, Some(60)),
+        ("essex", 10, Some(100)),
+        ("surrey", 12, Some(40)),
+        ("dorset", 3, None),
+    ];
+    for (force, n, total) in plan {
+        let (_, sys) = app.user("force_system", Some(force), None).await;
+        let items: Vec<Value> = (0..n)
+            .map(|i| {
+                let mut c = closure_body(force, &format!("OUT-{force}-{i}"));
+                c["closure_proposed_at"] = json!(month("2026-10", 1 + i % 27));
+                c["crime_recorded_at"] = json!(month("2026-08", 1));
+                c
+            })
+            .collect();
+        app.post("/api/v1/closures/batch", &sys, &json!({"closures": items}))
+            .await;
+        if let Some(t) = total {
+            let body = json!({"force_id": force, "month": "2026-10", "offence_category": "domestic_abuse", "finalised_total": t});
+            app.request(
+                reqwest::Method::PUT,
+                "/api/v1/volumes",
+                Some(&sys),
+                Some(&body),
+            )
+            .await;
+        }
+    }
+    let res = app
+        .get(
+            "/api/v1/reports/outliers?from=2026-10&to=2026-10&level=force",
+            &national,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let report: Value = res.json().await.unwrap();
+    // Independently: p0 over the units with a denominator, normal limits.
+    let p0 = (30.0 + 10.0 + 12.0) / (60.0 + 100.0 + 40.0);
+    assert!((report["overall_proportion"].as_f64().unwrap() - p0).abs() < 1e-9);
+    let items = report["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    for (force, n, total) in plan {
+        let item = items.iter().find(|i| i["unit"] == force).unwrap();
+        assert_eq!(item["closures"], n);
+        match total {
+            None => {
+                assert_eq!(item["flag"], "no_denominator");
+                assert_eq!(item["proportion"], Value::Null);
+            }
+            Some(t) => {
+                let (t, p) = (t as f64, n as f64 / t as f64);
+                let sd = (p0 * (1.0 - p0) / t).sqrt();
+                let (l95, u95, l998, u998) = (
+                    p0 - 1.959964 * sd,
+                    p0 + 1.959964 * sd,
+                    p0 - 3.090232 * sd,
+                    p0 + 3.090232 * sd,
+                );
+                let near = |k: &str, want: f64| {
+                    assert!(
+                        (item[k].as_f64().unwrap() - want).abs() < 1e-5,
+                        "{force} {k}: {} vs {want}",
+                        item[k]
+                    )
+                };
+                near("proportion", p);
+                near("z", (p - p0) / sd);
+                near("lower_95", l95.max(0.0));
+                near("upper_95", u95.min(1.0));
+                near("lower_998", l998.max(0.0));
+                near("upper_998", u998.min(1.0));
+                let flag = if p > u998 {
+                    "high_alarm"
+                } else if p > u95 {
+                    "high_alert"
+                } else if p < l998 {
+                    "low_alarm"
+                } else if p < l95 {
+                    "low_alert"
+                } else {
+                    "within"
+                };
+                assert_eq!(item["flag"], flag, "{force}");
+            }
+        }
+    }
+    assert_eq!(
+        items.iter().find(|i| i["unit"] == "kent").unwrap()["flag"],
+        "high_alarm"
+    );
+    assert_eq!(
+        items.iter().find(|i| i["unit"] == "essex").unwrap()["flag"],
+        "low_alarm"
+    );
+    // CSV on request.
+    let res = app
+        .client
+        .get(app.url("/api/v1/reports/outliers?from=2026-10&to=2026-10"))
+        .bearer_auth(&national)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let body = res.text().await.unwrap();
+    assert!(body.starts_with("unit,closures,finalised_total,proportion,overall_proportion,z,lower_95,upper_95,lower_998,upper_998,flag\r\n"));
+    assert_eq!(rows(&body).len(), 4);
+    // The picture parses, has a point per plotted unit, and says what it shows.
+    let res = app
+        .get(
+            "/api/v1/reports/funnel.svg?from=2026-10&to=2026-10&offence_category=domestic_abuse",
+            &national,
+        )
+        .await;
+    assert_eq!(
+        res.headers()["content-type"],
+        "image/svg+xml; charset=utf-8"
+    );
+    let svg = res.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the SVG parses");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("circle"))
+            .count(),
+        3
+    );
+    let text: String = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("2026-10 to 2026-10") && text.contains("domestic_abuse"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kent") && text.contains("essex"),
+        "outliers labelled"
+    );
+    assert!(
+        text.contains("dorset"),
+        "units without a denominator are named"
+    );
+    // Division level; bad parameters; who may.
+    let res: Value = app
+        .get("/api/v1/reports/outliers?level=division", &national)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        res["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["unit"].as_str().unwrap().contains('/'))
+    );
+    let p = problem(
+        app.get(
+            "/api/v1/reports/outliers?level=street&outcome_code=14",
+            &national,
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["level", "outcome_code"]);
+    problem(
+        app.get("/api/v1/reports/outliers?from=October", &national)
+            .await,
+        400,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/reports/funnel.svg", &app.admin_token)
+            .await,
+        403,
+    )
+    .await;
+}
