@@ -108,7 +108,7 @@ fn trend_sql(backend: &str) -> String {
 
 fn db_trend(backend: &str, url: &str, path: &str) -> f64 {
     let sql = trend_sql(backend);
-    let mut c = if backend == "postgres" {
+    let c = if backend == "postgres" {
         let mut c = Command::new("psql");
         c.args([url, "-q", "-A", "-c", &sql]);
         c

@@ -1,6 +1,8 @@
 //! Fills a database with synthetic closures quickly, through the service's own
 //! storage code (so both backends get the same rows).
 
+#![allow(dead_code)]
+
 use closure_audit::db::closures::{ClosureRow, insert_new};
 use closure_audit::db::{DatabaseUrl, Db, PoolOptions};
 use closure_audit::domain::FORCES;
