@@ -206,6 +206,35 @@ pub fn by_case(
         .load(c))?)
 }
 
+/// Narrows a boxed closures query by a [`ClosureFilter`] (one text for every backend).
+macro_rules! with_filter {
+    ($q:expr, $f:expr) => {{
+        let (mut q, f) = ($q, $f);
+        if let Some(v) = &f.force_id {
+            q = q.filter(closures::force_id.eq(v));
+        }
+        if let Some(v) = &f.status {
+            q = q.filter(closures::status.eq(v));
+        }
+        if let Some(v) = &f.division {
+            q = q.filter(closures::division.eq(v));
+        }
+        if let Some(v) = f.outcome_code {
+            q = q.filter(closures::outcome_code.eq(v));
+        }
+        if let Some(v) = &f.offence_category {
+            q = q.filter(closures::offence_category.eq(v));
+        }
+        if let Some(v) = f.from {
+            q = q.filter(closures::closure_proposed_at.ge(v));
+        }
+        if let Some(v) = f.to {
+            q = q.filter(closures::closure_proposed_at.lt(v));
+        }
+        q
+    }};
+}
+
 /// The filters of the closure list (and of the closures export).
 #[derive(Debug, Clone, Default)]
 pub struct ClosureFilter {
@@ -233,15 +262,11 @@ pub fn page(
             .order((closures::received_at.desc(), closures::id.desc()))
             .limit(limit)
             .into_boxed();
-        if let Some(v) = &f.force_id { q = q.filter(closures::force_id.eq(v)); }
-        if let Some(v) = &f.status { q = q.filter(closures::status.eq(v)); }
-        if let Some(v) = &f.division { q = q.filter(closures::division.eq(v)); }
-        if let Some(v) = f.outcome_code { q = q.filter(closures::outcome_code.eq(v)); }
-        if let Some(v) = &f.offence_category { q = q.filter(closures::offence_category.eq(v)); }
-        if let Some(v) = f.from { q = q.filter(closures::closure_proposed_at.ge(v)); }
-        if let Some(v) = f.to { q = q.filter(closures::closure_proposed_at.lt(v)); }
+        q = with_filter!(q, f);
+        // `received_at <= at` first, so that the index on (received_at, id) gives
+        // a range; an OR alone would make both planners scan from the start.
         if let Some((at, id)) = &before {
-            q = q.filter(closures::received_at.lt(*at).or(closures::received_at.eq(*at).and(closures::id.lt(id))));
+            q = q.filter(closures::received_at.le(*at)).filter(closures::received_at.lt(*at).or(closures::id.lt(id)));
         }
         q.load(c)
     })?)
@@ -348,15 +373,9 @@ pub fn export_page(
             .order((closures::received_at.asc(), closures::id.asc()))
             .limit(limit)
             .into_boxed();
-        if let Some(v) = &f.force_id { q = q.filter(closures::force_id.eq(v)); }
-        if let Some(v) = &f.status { q = q.filter(closures::status.eq(v)); }
-        if let Some(v) = &f.division { q = q.filter(closures::division.eq(v)); }
-        if let Some(v) = f.outcome_code { q = q.filter(closures::outcome_code.eq(v)); }
-        if let Some(v) = &f.offence_category { q = q.filter(closures::offence_category.eq(v)); }
-        if let Some(v) = f.from { q = q.filter(closures::closure_proposed_at.ge(v)); }
-        if let Some(v) = f.to { q = q.filter(closures::closure_proposed_at.lt(v)); }
+        q = with_filter!(q, f);
         if let Some((at, id)) = &after {
-            q = q.filter(closures::received_at.gt(*at).or(closures::received_at.eq(*at).and(closures::id.gt(id))));
+            q = q.filter(closures::received_at.ge(*at)).filter(closures::received_at.gt(*at).or(closures::id.gt(id)));
         }
         q.load(c)
     })?)
