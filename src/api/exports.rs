@@ -103,8 +103,8 @@ pub struct AuditCsvQuery {
     bom: Option<bool>,
 }
 
-/// The audit log, oldest first, with each event's leaf (auditors and admins;
-/// a force auditor sees its own force's events).
+/// The audit log, oldest first, with each event's leaf (auditors; a force
+/// auditor sees its own force's events). Admins read the log as JSON.
 #[utoipa::path(
     tag = "exports",
     params(AuditCsvQuery),
@@ -120,6 +120,7 @@ pub async fn audit_csv(
     caller: AuthUser,
     q: web::Query<AuditCsvQuery>,
 ) -> AppResult<HttpResponse> {
+    auditor_scope(&caller)?;
     let q = q.into_inner();
     let query = EventQuery {
         closure_id: q.closure_id.clone(),

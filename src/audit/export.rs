@@ -122,9 +122,6 @@ pub fn csv_record(e: &Entry) -> Vec<String> {
     };
     cells.push(s(&e.leaf_hash));
     cells
-        .into_iter()
-        .map(|c| neutralize(&c).into_owned())
-        .collect()
 }
 
 pub fn write_ndjson(entries: &[Entry], out: &mut impl Write) -> std::io::Result<()> {

@@ -132,11 +132,13 @@ impl Db {
                         sqlite_pragmas(opts.sqlite_busy_timeout_ms)
                     ))
                     .map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
-                let build = |size: u32| {
+                // The one writer connection is a queue: waiting for it is waiting
+                // for a lock, so it may take as long as a lock wait.
+                let build = |size: u32, wait: Duration| {
                     Pool::builder()
                         .max_size(size)
                         .min_idle(Some(0))
-                        .connection_timeout(opts.connect_timeout)
+                        .connection_timeout(wait)
                         .connection_customizer(Box::new(SqlitePragmas {
                             busy_timeout_ms: opts.sqlite_busy_timeout_ms,
                         }))
@@ -145,9 +147,11 @@ impl Db {
                         )))
                         .map_err(|e| format!("cannot open {}: {e}", path.display()))
                 };
+                let lock_wait =
+                    Duration::from_millis(opts.sqlite_busy_timeout_ms).max(opts.connect_timeout);
                 Pools::Sqlite {
-                    read: build(opts.pool_size)?,
-                    write: build(1)?,
+                    read: build(opts.pool_size, opts.connect_timeout)?,
+                    write: build(1, lock_wait)?,
                     path: path.clone(),
                 }
             }

@@ -265,11 +265,6 @@ pub fn parse_closure(body: &Value, now: DateTime<Utc>) -> Result<ClosureInput, V
     {
         errs.add("closure_proposed_at", "must not be in the future");
     }
-    if let Some(rec) = crime_recorded_at
-        && rec > now.timestamp_micros() + FUTURE_SKEW_SECONDS * 1_000_000
-    {
-        errs.add("crime_recorded_at", "must not be in the future");
-    }
 
     let proposed_by = {
         let path = f.path("proposed_by");

@@ -108,13 +108,8 @@ pub struct ReopenInput {
 }
 
 fn expected_version(f: &Fields, errs: &mut Errors) -> Option<i64> {
-    let v = f.optional_i64("expected_version", errs);
-    if let Some(n) = v
-        && n < 1
-    {
-        errs.add("expected_version", "must be 1 or more");
-    }
-    v
+    // Any whole number: one that is not the closure's version is a 409.
+    f.optional_i64("expected_version", errs)
 }
 
 /// Reads a decision. Approval needs all four checklist items confirmed and a

@@ -8,19 +8,29 @@ pub mod stream;
 pub mod svg;
 pub mod trends;
 
+fn is_formula_start(b: Option<&u8>) -> bool {
+    matches!(b, Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+}
+
 /// Neutralises a cell for spreadsheets: one that begins with `=`, `+`, `-`, `@`,
-/// tab or carriage return is prefixed with `'`. A cell that already begins with
-/// `'` is prefixed too, so that [`restore`] gives back exactly what was written.
+/// tab or carriage return is prefixed with `'` (API.md, "Exports").
 pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\'') => format!("'{cell}").into(),
-        _ => cell.into(),
+    if is_formula_start(cell.as_bytes().first()) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
     }
 }
 
-/// The inverse of [`neutralize`], for tools that read the CSV back.
+/// The inverse of [`neutralize`], for tools that read the CSV back: a leading
+/// `'` is dropped where it stands before one of those characters. (A value that
+/// itself began with `'` and then one of them cannot be told apart; no column
+/// the service writes begins with `'` except text a person typed.)
 pub fn restore(cell: &str) -> &str {
-    cell.strip_prefix('\'').unwrap_or(cell)
+    match cell.strip_prefix('\'') {
+        Some(rest) if is_formula_start(rest.as_bytes().first()) => rest,
+        _ => cell,
+    }
 }
 
 #[cfg(test)]
@@ -29,12 +39,12 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_and_restored() {
-        for s in ["=SUM(A1)", "+1", "-5", "@cmd", "\tx", "\rx", "'quoted"] {
+        for s in ["=SUM(A1)", "+1", "-5", "@cmd", "\tx", "\rx"] {
             let n = neutralize(s);
             assert!(n.starts_with('\''), "{s}");
             assert_eq!(restore(&n), s);
         }
-        for s in ["plain", "", "12", "{\"a\":1}"] {
+        for s in ["plain", "", "12", "{\"a\":1}", "'quoted"] {
             assert_eq!(neutralize(s), s);
             assert_eq!(restore(&neutralize(s)), s);
         }

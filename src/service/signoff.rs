@@ -50,7 +50,8 @@ pub async fn decide(
     body: &Value,
 ) -> AppResult<Closure> {
     may_ever_decide(&decider(caller)).map_err(refused)?;
-    let input: DecisionInput = parse_decision(body)?;
+    // Read now, judged after the access checks: who may not decide learns 403/404 first.
+    let parsed = parse_decision(body);
     let caller = caller.clone();
     state
         .db
@@ -62,6 +63,7 @@ pub async fn decide(
                 &closure.proposed_by_officer_id,
             )
             .map_err(refused)?;
+            let input: DecisionInput = parsed?;
             let status = Status::parse(&closure.status)
                 .ok_or_else(|| AppError::internal("unknown status"))?;
             if !status.decidable() {
@@ -143,13 +145,14 @@ pub async fn reopen(
     body: &Value,
 ) -> AppResult<Closure> {
     may_ever_decide(&decider(caller)).map_err(refused)?;
-    let input: ReopenInput = parse_reopen(body)?;
+    let parsed = parse_reopen(body);
     let caller = caller.clone();
     state
         .db
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
             may_reopen(&decider(&caller), &closure.force_id).map_err(refused)?;
+            let input: ReopenInput = parsed?;
             let status = Status::parse(&closure.status)
                 .ok_or_else(|| AppError::internal("unknown status"))?;
             if !status.reopenable() {

@@ -171,10 +171,13 @@ async fn closures_csv_is_exact_safe_and_scoped(b: Backend) {
 async fn audit_csv_has_every_event(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, kent) = app.user("force_system", Some("kent"), None).await;
+    let (_, national) = app.user("auditor", None, None).await;
     app.post_closure(&kent, &closure_body("kent", "A-1")).await;
+    // A failed login under a user name that looks like a formula.
+    problem(app.login("=1+1", "whatever password").await, 401).await;
     app.settle().await;
     let events = app.events("").await;
-    let (status, body, _) = csv(&app, "/api/v1/exports/audit.csv", &app.admin_token).await;
+    let (status, body, _) = csv(&app, "/api/v1/exports/audit.csv", &national).await;
     assert_eq!(status, 200);
     assert!(body.starts_with(&format!("{AUDIT_COLUMNS}\r\n")));
     let all = rows(&body);
@@ -187,14 +190,53 @@ async fn audit_csv_has_every_event(b: Backend) {
         let details: Value = serde_json::from_str(&r["details_json"]).unwrap();
         assert_eq!(details, e["details"]);
     }
+    let failed = all
+        .iter()
+        .find(|r| r["action"] == "auth.login_failed")
+        .unwrap();
+    assert_eq!(failed["actor_username"], "'=1+1", "neutralised once");
     let (_, body, _) = csv(
         &app,
         "/api/v1/exports/audit.csv?action=closure.created",
-        &app.admin_token,
+        &national,
     )
     .await;
     assert_eq!(rows(&body).len(), 1);
+    // Exports are for auditors; an admin reads the log as JSON.
     problem(app.get("/api/v1/exports/audit.csv", &kent).await, 403).await;
+    problem(
+        app.get("/api/v1/exports/audit.csv", &app.admin_token).await,
+        403,
+    )
+    .await;
+    // The offline verifier reads the HTTP export back and finds it intact, against
+    // a checkpoint that covers every event before the download (which is itself a
+    // new event, written after the last row).
+    let cp = app.settle().await;
+    let export = app.dir.path().join("audit.csv");
+    let (_, body, _) = csv(&app, "/api/v1/exports/audit.csv", &national).await;
+    std::fs::write(&export, body).unwrap();
+    let cp_file = app.dir.path().join("cp.txt");
+    std::fs::write(&cp_file, cp["note"].as_str().unwrap()).unwrap();
+    let key: Value = app
+        .get("/api/v1/audit/public-key", &national)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_closure-audit"))
+        .args(["audit", "verify", "--log"])
+        .arg(&export)
+        .arg("--checkpoint")
+        .arg(&cp_file)
+        .args(["--public-key", key["verifier_key"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 fn month(m: &str, day: u32) -> String {

@@ -139,6 +139,8 @@ async fn refusals_of_the_contract(b: Backend) {
     let mut stale = approve();
     stale["expected_version"] = json!(7);
     problem(app.post(&url, &insp, &stale).await, 409).await;
+    stale["expected_version"] = json!(0);
+    problem(app.post(&url, &insp, &stale).await, 409).await;
     let c: Value = app
         .get(&format!("/api/v1/closures/{id}"), &insp)
         .await
