@@ -23,6 +23,20 @@ fn hash(v: &Value) -> [u8; 32] {
     from_hex(v.as_str().unwrap()).unwrap()
 }
 
+/// The service's consistency proof from `first` to `second` leaves.
+async fn consistency_proof(app: &TestApp, token: &str, first: u64, second: u64) -> Vec<[u8; 32]> {
+    let p: Value = app
+        .get(
+            &format!("/api/v1/audit/proof/consistency?first={first}&second={second}"),
+            token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    p["proof"].as_array().unwrap().iter().map(hash).collect()
+}
+
 /// The events as the API shows them, as an NDJSON export.
 async fn api_export(app: &TestApp) -> String {
     app.events("")
@@ -121,16 +135,7 @@ async fn checkpoints_and_proofs(b: Backend) {
     }
     let later = app.settle().await;
     let second = later["tree_size"].as_u64().unwrap();
-    let p: Value = app
-        .get(
-            &format!("/api/v1/audit/proof/consistency?first={size}&second={second}"),
-            &sys,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let proof: Vec<[u8; 32]> = p["proof"].as_array().unwrap().iter().map(hash).collect();
+    let proof = consistency_proof(&app, &sys, size, second).await;
     assert!(verify_consistency(
         size,
         second,
@@ -618,16 +623,7 @@ async fn two_instances_on_one_postgres_make_one_log() {
         if size == 0 || size > last {
             continue;
         }
-        let p: Value = first
-            .get(
-                &format!("/api/v1/audit/proof/consistency?first={size}&second={last}"),
-                &sys,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        let proof: Vec<[u8; 32]> = p["proof"].as_array().unwrap().iter().map(hash).collect();
+        let proof = consistency_proof(&first, &sys, size, last).await;
         assert!(
             verify_consistency(
                 size,
