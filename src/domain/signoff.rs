@@ -39,14 +39,9 @@ impl Status {
     }
 
     /// Only a closure awaiting sign-off, or reopened, can be decided.
-    pub fn decidable(self) -> bool {
-        matches!(self, Status::PendingSignoff | Status::Reopened)
-    }
-
+    pub const DECIDABLE: [Status; 2] = [Status::PendingSignoff, Status::Reopened];
     /// Only a decided closure can be reopened.
-    pub fn reopenable(self) -> bool {
-        matches!(self, Status::SignedOff | Status::Rejected)
-    }
+    pub const REOPENABLE: [Status; 2] = [Status::SignedOff, Status::Rejected];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -296,8 +291,15 @@ mod tests {
 
     #[test]
     fn statuses() {
-        assert!(Status::PendingSignoff.decidable() && Status::Reopened.decidable());
-        assert!(!Status::SignedOff.decidable() && !Status::Rejected.decidable());
-        assert!(Status::SignedOff.reopenable() && !Status::Reopened.reopenable());
+        assert_eq!(
+            Status::DECIDABLE,
+            [Status::PendingSignoff, Status::Reopened]
+        );
+        assert_eq!(Status::REOPENABLE, [Status::SignedOff, Status::Rejected]);
+        assert!(
+            Status::ALL
+                .iter()
+                .all(|s| Status::DECIDABLE.contains(s) != Status::REOPENABLE.contains(s))
+        );
     }
 }

@@ -42,6 +42,27 @@ fn version_to_change(expected: Option<i64>, current: i64) -> AppResult<i64> {
     }
 }
 
+/// The closure's status, when it is one of `allowed`; a 409 naming what can be
+/// `done` otherwise.
+fn status_among(stored: &str, allowed: &[Status], done: &str) -> AppResult<Status> {
+    let status = Status::parse(stored)
+        .ok_or_else(|| AppError::internal(format!("unknown status {stored:?}")))?;
+    if allowed.contains(&status) {
+        return Ok(status);
+    }
+    let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+    Err(AppError::Conflict(format!(
+        "the closure is {}; only a closure that is {} can be {done}",
+        status.as_str(),
+        names.join(" or ")
+    )))
+}
+
+/// Another decision or reopening committed between our read and our write.
+fn lost_race() -> AppError {
+    AppError::Conflict("another change to this closure came first; read it again".into())
+}
+
 /// `POST /closures/{id}/decision`.
 pub async fn decide(
     state: &AppState,
@@ -64,14 +85,7 @@ pub async fn decide(
             )
             .map_err(refused)?;
             let input: DecisionInput = parsed?;
-            let status = Status::parse(&closure.status)
-                .ok_or_else(|| AppError::internal("unknown status"))?;
-            if !status.decidable() {
-                return Err(AppError::Conflict(format!(
-                    "the closure is {}; only a closure pending sign-off or reopened can be decided",
-                    status.as_str()
-                )));
-            }
+            let status = status_among(&closure.status, &Status::DECIDABLE, "decided")?;
             let version = version_to_change(input.expected_version, closure.version)?;
             let to = input.decision.outcome();
             let now = now_micros();
@@ -85,17 +99,8 @@ pub async fn decide(
                 decided_at: now,
                 rationale: &input.rationale,
             };
-            if !closures::transition(
-                c,
-                &id,
-                version,
-                &[Status::PendingSignoff, Status::Reopened],
-                to,
-                Some(latest),
-            )? {
-                return Err(AppError::Conflict(
-                    "another change to this closure came first; read it again".into(),
-                ));
+            if !closures::transition(c, &id, version, &Status::DECIDABLE, to, Some(latest))? {
+                return Err(lost_race());
             }
             let checklist = input.checklist.to_json();
             closures::insert_decision(
@@ -153,26 +158,11 @@ pub async fn reopen(
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
             may_reopen(&decider(&caller), &closure.force_id).map_err(refused)?;
             let input: ReopenInput = parsed?;
-            let status = Status::parse(&closure.status)
-                .ok_or_else(|| AppError::internal("unknown status"))?;
-            if !status.reopenable() {
-                return Err(AppError::Conflict(format!(
-                    "the closure is {}; only a signed-off or rejected closure can be reopened",
-                    status.as_str()
-                )));
-            }
+            let status = status_among(&closure.status, &Status::REOPENABLE, "reopened")?;
             let version = version_to_change(input.expected_version, closure.version)?;
-            if !closures::transition(
-                c,
-                &id,
-                version,
-                &[Status::SignedOff, Status::Rejected],
-                Status::Reopened,
-                None,
-            )? {
-                return Err(AppError::Conflict(
-                    "another change to this closure came first; read it again".into(),
-                ));
+            if !closures::transition(c, &id, version, &Status::REOPENABLE, Status::Reopened, None)?
+            {
+                return Err(lost_race());
             }
             let details = json!({
                 "reason": input.reason,
