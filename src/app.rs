@@ -4,9 +4,12 @@
 use crate::api;
 use crate::audit::checkpoint::{Signer, TrustedKey};
 use crate::audit::log::Log;
+use crate::auth::cache::UserCache;
 use crate::auth::{TokenKeys, accounts, password, secret};
 use crate::config::Settings;
-use crate::db::{DatabaseUrl, Db, PoolOptions, migrations};
+use crate::db::group::GroupOptions;
+use crate::db::{Backend, DatabaseUrl, Db, PoolOptions, migrations};
+use crate::service::ingest::{self, IngestWriter};
 use crate::telemetry::{self, Metrics};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
@@ -27,6 +30,10 @@ pub struct AppState {
     pub openapi_json: String,
     /// The tamper-evident log over the audit events.
     pub log: Arc<Log>,
+    /// Users recently seen, for the ingest endpoints.
+    pub users: UserCache,
+    /// The group-commit writer of posted closures.
+    pub ingest: IngestWriter,
 }
 
 /// The OpenAPI document of every route, generated from the route table.
@@ -116,6 +123,19 @@ impl Application {
         tracing::info!(address = %addr, "listening on http://{addr}");
 
         let openapi_json = openapi().to_pretty_json().map_err(|e| e.to_string())?;
+        let ingest = ingest::start_writer(
+            &db,
+            GroupOptions {
+                writers: match (settings.ingest_writers, db.backend()) {
+                    (0, Backend::Sqlite) => 1,
+                    (0, Backend::Postgres) => 4,
+                    (n, _) => n,
+                },
+                max_weight: 1000,
+                queue: settings.ingest_queue,
+            },
+        )
+        .map_err(|e| format!("cannot start the ingest writer: {e}"))?;
         let state = web::Data::new(AppState {
             db,
             keys,
@@ -123,6 +143,8 @@ impl Application {
             metrics: Metrics::new(),
             openapi_json,
             log,
+            ingest,
+            users: UserCache::new(Duration::from_millis(settings.auth_cache_ms)),
         });
         let workers = match settings.workers {
             0 => std::thread::available_parallelism()

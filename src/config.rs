@@ -18,6 +18,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub jwt_secret: Option<String>,
     pub token_ttl_seconds: u64,
+    pub auth_cache_ms: u64,
     pub admin_password: Option<String>,
     pub login_max_failures: u32,
     pub login_window_seconds: u64,
@@ -27,6 +28,8 @@ pub struct Settings {
     pub page_limit_max: u32,
     pub db_pool_size: u32,
     pub db_connect_timeout_ms: u64,
+    pub ingest_writers: usize,
+    pub ingest_queue: usize,
     pub sqlite_busy_timeout_ms: u64,
     pub log_origin: String,
     pub checkpoint_key_file: Option<PathBuf>,
@@ -101,6 +104,9 @@ impl Settings {
         }
         if self.token_ttl_seconds == 0 {
             return Err("token_ttl_seconds must be positive".into());
+        }
+        if self.ingest_queue == 0 {
+            return Err("ingest_queue must be at least 1".into());
         }
         if self.db_pool_size == 0 {
             return Err("db_pool_size must be at least 1".into());

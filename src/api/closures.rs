@@ -3,7 +3,7 @@
 use super::params::{decode_cursor, encode_cursor, page_limit, parse_instant};
 use super::views::ClosureView;
 use crate::app::AppState;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, IngestCaller};
 use crate::db::closures::ClosureFilter;
 use crate::domain::closures::OFFENCE_CATEGORIES;
 use crate::domain::is_known_force;
@@ -105,7 +105,7 @@ pub struct CaseView {
 #[post("/closures")]
 pub async fn create_closure(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    IngestCaller(caller): IngestCaller,
     body: web::Json<Value>,
 ) -> AppResult<HttpResponse> {
     let outcome = ingest(&state, &caller, vec![body.into_inner()])
@@ -140,7 +140,7 @@ pub async fn create_closure(
 #[post("/closures/batch")]
 pub async fn create_batch(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    IngestCaller(caller): IngestCaller,
     req: HttpRequest,
     payload: web::Payload,
 ) -> AppResult<web::Json<BatchResponse>> {

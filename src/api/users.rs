@@ -279,5 +279,6 @@ pub async fn patch_user(
             Ok(row)
         })
         .await?;
+    state.users.forget(&row.id);
     Ok(web::Json(UserView::from(&row)))
 }

@@ -21,6 +21,8 @@ pub struct AuthUser {
     pub rank: Option<Rank>,
     pub officer_id: Option<String>,
     pub force_id: Option<String>,
+    /// The token generation the caller's token carries (and the user has).
+    pub token_generation: i64,
     /// The request this user is making, for the audit events it causes.
     pub request_id: String,
 }
@@ -37,6 +39,7 @@ impl AuthUser {
             rank: row.rank.as_deref().and_then(Rank::parse),
             officer_id: row.officer_id.clone(),
             force_id: row.force_id.clone(),
+            token_generation: row.token_generation,
             request_id,
         })
     }
@@ -62,8 +65,17 @@ impl AuthUser {
     }
 }
 
-fn unauthorized(why: &str) -> AppError {
+pub(crate) fn unauthorized(why: &str) -> AppError {
     AppError::Unauthorized(format!("a valid bearer token is required: {why}"))
+}
+
+/// Where the caller's user row comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// Read from the database for this request.
+    Fresh,
+    /// From [`crate::auth::cache::UserCache`] when it holds the user.
+    Cached,
 }
 
 impl FromRequest for AuthUser {
@@ -71,42 +83,75 @@ impl FromRequest for AuthUser {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let request_id = req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
-        let header = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_owned));
-        Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            let header = match header {
-                None => return Err(unauthorized("no Authorization header")),
-                Some(Err(_)) => return Err(unauthorized("malformed Authorization header")),
-                Some(Ok(h)) => h,
-            };
-            let token = match header.split_once(' ') {
-                Some((scheme, t))
-                    if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() =>
-                {
-                    t.trim().to_string()
-                }
-                _ => return Err(unauthorized("expected \"Bearer <token>\"")),
-            };
-            let claims = state.keys.verify(&token).map_err(|e| unauthorized(&e))?;
-            let sub = claims.sub.clone();
-            let row = state.db.read(move |c| users::find(c, &sub)).await?;
-            match row {
-                Some(row) if row.active && row.token_generation == claims.r#gen => {
-                    AuthUser::from_row(&row, request_id)
-                }
-                Some(row) if !row.active => Err(unauthorized("the user is deactivated")),
-                Some(_) => Err(unauthorized("the token was revoked")),
-                None => Err(unauthorized("the user does not exist")),
-            }
-        })
+        authenticate(req, Lookup::Fresh)
     }
+}
+
+/// The caller of the ingest endpoints. As [`AuthUser`], but the user may come
+/// from the short-lived cache: the transaction that stores the closures checks
+/// the user's `active` flag and token generation again.
+pub struct IngestCaller(pub AuthUser);
+
+impl FromRequest for IngestCaller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user = authenticate(req, Lookup::Cached);
+        Box::pin(async move { user.await.map(IngestCaller) })
+    }
+}
+
+fn authenticate(
+    req: &HttpRequest,
+    lookup: Lookup,
+) -> LocalBoxFuture<'static, Result<AuthUser, AppError>> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().map(str::to_owned));
+    Box::pin(async move {
+        let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+        let header = match header {
+            None => return Err(unauthorized("no Authorization header")),
+            Some(Err(_)) => return Err(unauthorized("malformed Authorization header")),
+            Some(Ok(h)) => h,
+        };
+        let token = match header.split_once(' ') {
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+                t.trim().to_string()
+            }
+            _ => return Err(unauthorized("expected \"Bearer <token>\"")),
+        };
+        let claims = state.keys.verify(&token).map_err(|e| unauthorized(&e))?;
+        let cached = match lookup {
+            Lookup::Cached => state.users.get(&claims.sub),
+            Lookup::Fresh => None,
+        };
+        let row = match cached {
+            Some(row) => Some(row),
+            None => {
+                let sub = claims.sub.clone();
+                let row = state.db.read(move |c| users::find(c, &sub)).await?;
+                if let Some(r) = &row {
+                    state.users.put(r);
+                }
+                row
+            }
+        };
+        match row {
+            Some(row) if row.active && row.token_generation == claims.r#gen => {
+                AuthUser::from_row(&row, request_id)
+            }
+            Some(row) if !row.active => Err(unauthorized("the user is deactivated")),
+            Some(_) => Err(unauthorized("the token was revoked")),
+            None => Err(unauthorized("the user does not exist")),
+        }
+    })
 }

@@ -12,9 +12,11 @@
 
 pub mod closures;
 pub mod events;
+pub mod group;
 pub mod log;
 pub mod login_failures;
 pub mod migrations;
+mod pg_manager;
 pub mod schema;
 mod url;
 pub mod users;
@@ -26,11 +28,12 @@ use crate::error::{AppError, AppResult};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::{Connection, PgConnection, SqliteConnection};
+use pg_manager::PgManager;
 use std::path::PathBuf;
 use std::time::Duration;
 
 type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
-type PgPool = Pool<ConnectionManager<PgConnection>>;
+type PgPool = Pool<PgManager>;
 
 /// A connection of either backend, as handed to query code.
 pub enum Conn<'a> {
@@ -161,7 +164,7 @@ impl Db {
                     .min_idle(Some(0))
                     .connection_timeout(opts.connect_timeout)
                     .test_on_check_out(true)
-                    .build(ConnectionManager::<PgConnection>::new(pg))
+                    .build(PgManager(ConnectionManager::<PgConnection>::new(pg)))
                     .map_err(|e| format!("cannot connect to {}: {e}", url.redacted()))?;
                 Pools::Postgres(pool)
             }
@@ -213,7 +216,9 @@ impl Db {
             }
             Pools::Postgres(pool) => {
                 let mut c = pool.get()?;
-                f(&mut Conn::Postgres(&mut c))
+                let result = f(&mut Conn::Postgres(&mut c.conn));
+                c.suspect = matches!(result, Err(AppError::Unavailable(_)));
+                result
             }
         }
     }
@@ -227,7 +232,9 @@ impl Db {
             }
             Pools::Postgres(pool) => {
                 let mut c = pool.get()?;
-                c.transaction(|c| f(&mut Conn::Postgres(c)))
+                let result = c.conn.transaction(|c| f(&mut Conn::Postgres(c)));
+                c.suspect = matches!(result, Err(AppError::Unavailable(_)));
+                result
             }
         }
     }

@@ -49,6 +49,14 @@ pub fn find(conn: &mut Conn, id: &str) -> AppResult<Option<UserRow>> {
     )
 }
 
+/// For each of `ids` that exists: (id, active, token generation).
+pub fn token_states(conn: &mut Conn, ids: &[&str]) -> AppResult<Vec<(String, bool, i64)>> {
+    Ok(with_conn!(conn, c => users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::active, users::token_generation))
+        .load(c))?)
+}
+
 pub fn find_by_username(conn: &mut Conn, username: &str) -> AppResult<Option<UserRow>> {
     Ok(with_conn!(conn, c => users::table
         .filter(users::username.eq(username))

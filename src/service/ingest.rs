@@ -1,18 +1,23 @@
 //! Posting closures, one or a batch: validation, force scoping, idempotency on
 //! (force, `source_event_id`), and one `closure.created` event per new closure,
-//! all written in one transaction.
+//! all written in one transaction. Concurrent requests share a transaction
+//! (group commit), each keeping its own answers and its own events.
 
 use crate::app::AppState;
-use crate::audit::{self, Action, Event};
+use crate::audit::{self, Action, Actor, Event};
 use crate::auth::AuthUser;
+use crate::auth::extractor::unauthorized;
 use crate::db::closures::{self, ClosureRow};
+use crate::db::group::{GroupOptions, GroupWriter};
 use crate::db::now_micros;
+use crate::db::users;
+use crate::db::{Conn, Db};
 use crate::domain::access::may_post_closures;
 use crate::domain::closures::{parse_closure, posted_force, review_flags};
 use crate::domain::is_known_force;
 use crate::error::{AppError, AppResult};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub const RULE_POST: &str = "closures are posted by force systems and officers of the force";
 pub const RULE_OWN_FORCE: &str = "closures may be posted for the caller's own force only";
@@ -90,48 +95,26 @@ pub async fn ingest(
         return Ok(outcomes.into_iter().map(|o| o.expect("decided")).collect());
     }
 
-    let actor = caller.actor();
-    let request_id = caller.request_id.clone();
     let firsts: Vec<ClosureRow> = candidates
         .iter()
         .filter(|c| c.duplicate_of.is_none())
         .map(|c| c.row.clone())
         .collect();
-    let stored = state
-        .db
-        .write(move |c| {
-            let inserted: std::collections::HashSet<String> =
-                closures::insert_new(c, &firsts)?.into_iter().collect();
-            let taken: Vec<&str> = firsts
-                .iter()
-                .filter(|r| !inserted.contains(&r.id))
-                .map(|r| r.source_event_id.as_str())
-                .collect();
-            let before: HashMap<String, (String, String)> =
-                closures::stored_keys(c, &own_force, &taken)?
-                    .into_iter()
-                    .map(|(sid, id, hash)| (sid, (id, hash)))
-                    .collect();
-            let details: Vec<Value> = firsts
-                .iter()
-                .filter(|r| inserted.contains(&r.id))
-                .map(created_details)
-                .collect();
-            let created: Vec<&ClosureRow> =
-                firsts.iter().filter(|r| inserted.contains(&r.id)).collect();
-            let events: Vec<Event> = created
-                .iter()
-                .zip(details)
-                .map(|(r, d)| {
-                    Event::new(Action::ClosureCreated, &actor, Some(&request_id), d)
-                        .closure(&r.id, &r.force_id)
-                })
-                .collect();
-            audit::append_all(c, &events)?;
-            Ok((inserted, before))
-        })
-        .await?;
-    let (inserted, before) = stored;
+    let weight = firsts.len();
+    let job = StoreJob {
+        user_id: caller.id.clone(),
+        token_generation: caller.token_generation,
+        rows: firsts,
+        actor: caller.actor(),
+        request_id: caller.request_id.clone(),
+    };
+    let Stored { inserted, before } = match state.ingest.submit(job, weight).await? {
+        Ok(stored) => stored,
+        Err(e) => {
+            state.users.forget(&caller.id);
+            return Err(e);
+        }
+    };
 
     let mut by_index: HashMap<usize, (String, String, bool)> = HashMap::new(); // id, hash, created now
     for cand in candidates {
@@ -163,6 +146,121 @@ pub async fn ingest(
         outcomes[cand.index] = Some(outcome);
     }
     Ok(outcomes.into_iter().map(|o| o.expect("decided")).collect())
+}
+
+/// The closures of one request that passed validation, to be stored with the
+/// other requests' closures of the same group commit.
+pub struct StoreJob {
+    /// The caller, whose `active` flag and token generation are checked in the
+    /// transaction.
+    user_id: String,
+    token_generation: i64,
+    /// The first of each `source_event_id` in the request.
+    rows: Vec<ClosureRow>,
+    actor: Actor,
+    request_id: String,
+}
+
+/// What storing one [`StoreJob`] found.
+pub struct Stored {
+    /// Ids of the rows stored now.
+    inserted: HashSet<String>,
+    /// For rows whose key was taken: `source_event_id` to the stored (id, hash).
+    before: HashMap<String, (String, String)>,
+}
+
+/// The group-commit writer of posted closures.
+pub type IngestWriter = GroupWriter<StoreJob, AppResult<Stored>>;
+
+/// Starts the writer that stores posted closures, committing concurrent
+/// requests together (see [`crate::db::group`]).
+pub fn start_writer(db: &Db, opts: GroupOptions) -> std::io::Result<IngestWriter> {
+    GroupWriter::start(db.clone(), "ingest", opts, store_group)
+}
+
+/// Stores the closures of several requests in the caller's transaction: one
+/// insert for all (a key taken earlier in the group counts as taken), a lookup
+/// of the taken keys, and one `closure.created` event per stored closure,
+/// recorded with the request that posted it.
+fn store_group(c: &mut Conn, jobs: &[StoreJob]) -> AppResult<Vec<AppResult<Stored>>> {
+    let ids: Vec<&str> = jobs.iter().map(|j| j.user_id.as_str()).collect();
+    let tokens: HashMap<String, (bool, i64)> = users::token_states(c, &ids)?
+        .into_iter()
+        .map(|(id, active, generation)| (id, (active, generation)))
+        .collect();
+    let allowed: Vec<bool> = jobs
+        .iter()
+        .map(|j| tokens.get(&j.user_id) == Some(&(true, j.token_generation)))
+        .collect();
+    let jobs_allowed = || {
+        jobs.iter()
+            .zip(&allowed)
+            .filter(|(_, ok)| **ok)
+            .map(|(j, _)| j)
+    };
+    let all: Vec<ClosureRow> = jobs_allowed()
+        .flat_map(|j| j.rows.iter().cloned())
+        .collect();
+    let inserted: HashSet<String> = closures::insert_new(c, &all)?.into_iter().collect();
+    let mut taken: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for row in all.iter().filter(|r| !inserted.contains(&r.id)) {
+        taken
+            .entry(row.force_id.as_str())
+            .or_default()
+            .push(row.source_event_id.as_str());
+    }
+    let mut before: HashMap<(String, String), (String, String)> = HashMap::new();
+    for (force, keys) in taken {
+        for (sid, id, hash) in closures::stored_keys(c, force, &keys)? {
+            before.insert((force.to_string(), sid), (id, hash));
+        }
+    }
+    let events: Vec<Event> = jobs_allowed()
+        .flat_map(|j| {
+            j.rows
+                .iter()
+                .filter(|r| inserted.contains(&r.id))
+                .map(move |r| {
+                    Event::new(
+                        Action::ClosureCreated,
+                        &j.actor,
+                        Some(&j.request_id),
+                        created_details(r),
+                    )
+                    .closure(&r.id, &r.force_id)
+                })
+        })
+        .collect();
+    audit::append_all(c, &events)?;
+    Ok(jobs
+        .iter()
+        .zip(allowed)
+        .map(|(j, ok)| {
+            if !ok {
+                return Err(unauthorized(
+                    "the user was deactivated or the token revoked",
+                ));
+            }
+            Ok(Stored {
+                inserted: j
+                    .rows
+                    .iter()
+                    .filter(|r| inserted.contains(&r.id))
+                    .map(|r| r.id.clone())
+                    .collect(),
+                before: j
+                    .rows
+                    .iter()
+                    .filter_map(|r| {
+                        let key = (r.force_id.clone(), r.source_event_id.clone());
+                        before
+                            .get(&key)
+                            .map(|found| (r.source_event_id.clone(), found.clone()))
+                    })
+                    .collect(),
+            })
+        })
+        .collect())
 }
 
 fn reused() -> AppError {

@@ -14,7 +14,35 @@ on_both_backends!(
     concurrent_retries_leave_one_closure,
     batches_judge_each_item,
     batch_limits,
+    a_revoked_token_stops_posting_at_once_on_every_instance,
 );
+
+/// The ingest endpoints may take the caller from a short-lived cache, but the
+/// transaction that stores closures checks the user again: a deactivation on
+/// another instance stops posting here at once, and nothing is stored.
+async fn a_revoked_token_stops_posting_at_once_on_every_instance(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let other = app.another_instance().await;
+    let (user, sys) = app.user("force_system", Some("kent"), None).await;
+    let (status, _) = app.post_closure(&sys, &closure_body("kent", "REV-1")).await;
+    assert_eq!(status, 201);
+    let res = other
+        .patch(
+            &format!("/api/v1/users/{}", user["id"].as_str().unwrap()),
+            &other.admin_token,
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+
+    let res = app.post("/api/v1/closures", &sys, &closure_body("kent", "REV-2")).await;
+    problem(res, 401).await;
+    let batch = json!({"closures": [closure_body("kent", "REV-3")]});
+    let res = app.post("/api/v1/closures/batch", &sys, &batch).await;
+    problem(res, 401).await;
+    let created = app.events("action=closure.created").await;
+    assert_eq!(created.len(), 1, "only the closure posted before: {created:?}");
+}
 
 async fn a_valid_closure_is_stored_as_posted(b: Backend) {
     let app = TestApp::spawn(b).await;
