@@ -44,7 +44,6 @@ END;
 struct Row {
     backend: &'static str,
     mode: &'static str,
-    tree: &'static str,
     concurrency: usize,
     stats: Stats,
     baseline: f64,
@@ -147,64 +146,89 @@ async fn service_run(
     }
 }
 
+fn bodies(prefix: &str, n: usize) -> Arc<Vec<Vec<u8>>> {
+    Arc::new(
+        (0..n as u64)
+            .map(|i| serde_json::to_vec(&closure("kent", i, prefix)).unwrap())
+            .collect(),
+    )
+}
+
 #[tokio::main]
 async fn main() {
     let seconds = env_or("BENCH_SECONDS", 10) as f64;
     let concurrency = env_or("BENCH_CONCURRENCY", 8) as usize;
+    let wide = env_or("BENCH_WIDE_CONCURRENCY", 32) as usize;
     let mut rows = Vec::new();
 
-    // PostgreSQL: pgbench first, then the service on a fresh database each run,
-    // with the Merkle tree's sequencer off and on.
+    // Baselines: pgbench, and SQLite through the storage code alone.
     let base_db = PgDb::create("bench_pgbench");
     migrate(&base_db.url);
     let pg_tps = pgbench(&base_db, PGBENCH_SCRIPT, concurrency, seconds as u64);
     drop(base_db);
     let alone = sqlite_alone(concurrency, seconds);
-    for backend in ["postgres", "sqlite"] {
-        for mode in ["single", "batch"] {
-            for tree in ["off", "on"] {
-                let enabled = if tree == "on" { "true" } else { "false" };
-                let env = [("CLOSURE_AUDIT_SEQUENCER_ENABLED", enabled)];
-                let db = (backend == "postgres").then(|| PgDb::create("bench_ingest"));
-                let server = Server::start(db.as_ref().map(|d| d.url.as_str()), &env);
-                let stats = service_run(&server, mode, concurrency, seconds).await;
-                let clients = if mode == "single" {
-                    concurrency
-                } else {
-                    concurrency.min(4)
-                };
-                let (baseline, baseline_name) = if backend == "postgres" {
-                    (pg_tps, "pgbench")
-                } else {
-                    (alone, "same inserts, no HTTP")
-                };
-                rows.push(Row {
-                    backend,
-                    mode,
-                    tree,
-                    concurrency: clients,
-                    stats,
-                    baseline,
-                    baseline_name,
-                });
-            }
-        }
+
+    // The service as deployed (sequencer on), each run on a fresh database.
+    let runs: [(&str, &str, usize); 5] = [
+        ("postgres", "single", concurrency),
+        ("postgres", "batch", 4),
+        ("sqlite", "single", concurrency),
+        ("sqlite", "single", wide),
+        ("sqlite", "batch", 4),
+    ];
+    for (backend, mode, clients) in runs {
+        let db = (backend == "postgres").then(|| PgDb::create("bench_ingest"));
+        let server = Server::start(db.as_ref().map(|d| d.url.as_str()), &[]);
+        let stats = service_run(&server, mode, clients, seconds).await;
+        let (baseline, baseline_name) = if backend == "postgres" {
+            (pg_tps, "pgbench")
+        } else {
+            (alone, "same inserts, no HTTP")
+        };
+        rows.push(Row {
+            backend,
+            mode,
+            concurrency: clients,
+            stats,
+            baseline,
+            baseline_name,
+        });
     }
+
+    // Open loop on SQLite at 80% of the best closed-loop single rate.
+    let best = rows
+        .iter()
+        .filter(|r| r.backend == "sqlite" && r.mode == "single")
+        .map(|r| r.stats.per_second())
+        .fold(0.0, f64::max);
+    let rate = (0.8 * best).floor();
+    let server = Server::start(None, &[]);
+    let client = reqwest::Client::new();
+    let token = force_system(&client, &server.base, "kent").await;
+    let n = (rate * seconds) as usize;
+    let open = open_loop(
+        format!("{}/api/v1/closures", server.base),
+        token,
+        rate,
+        seconds,
+        bodies(&format!("OPEN-{}", uuid::Uuid::new_v4().simple()), n),
+    )
+    .await;
+    drop(server);
 
     let mut out = header("Ingest: closures/s through the API beside the database alone");
     out.push_str(&format!(
-        "Command: `cargo bench --bench ingest` ({seconds} s per run, closed loop)\n\n"
+        "Command: `cargo bench --bench ingest` ({seconds} s per run; closed loop, then open loop)\n\n"
     ));
     out.push_str(
-        "| backend | mode | Merkle tree | clients | service closures/s | baseline | baseline /s | ratio | p50 ms | p99 ms | errors |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| backend | mode | clients | service closures/s | baseline | baseline /s | ratio | p50 ms | p99 ms | errors |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in &rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
+            "| {} | {} | {} | {:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
             r.backend,
             r.mode,
-            r.tree,
             r.concurrency,
             r.stats.per_second(),
             r.baseline_name,
@@ -215,20 +239,19 @@ async fn main() {
             r.stats.errors
         ));
     }
-    out.push_str(
-        "\nWith the sequencer on, as a share of the same mode with it off (same run):\n\n",
-    );
-    for pair in rows.chunks(2) {
-        if let [off, on] = pair {
-            out.push_str(&format!(
-                "- {} {}: {:.0} closures/s off, {:.0} on: {:.1}%\n",
-                on.backend,
-                on.mode,
-                off.stats.per_second(),
-                on.stats.per_second(),
-                100.0 * on.stats.per_second() / off.stats.per_second()
-            ));
-        }
-    }
+    out.push_str(&format!(
+        "\nOpen loop on SQLite, single closures, each with its own `source_event_id`, \
+         sent on a fixed schedule at 80% of the best closed-loop rate ({best:.0}/s): \
+         {rate:.0}/s for {seconds} s; latency counted from when each request was due.\n\n\
+         | rate /s | answered 2xx /s | p50 ms | p90 ms | p99 ms | max ms | errors |\n\
+         |---|---|---|---|---|---|---|\n\
+         | {rate:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |\n",
+        open.per_second(),
+        open.percentile_ms(50.0),
+        open.percentile_ms(90.0),
+        open.percentile_ms(99.0),
+        open.percentile_ms(100.0),
+        open.errors,
+    ));
     report("ingest", &out);
 }

@@ -346,6 +346,65 @@ pub async fn closed_loop(
     all
 }
 
+/// Open loop: requests leave on a fixed schedule (`rate` per second for
+/// `seconds`) whatever the answers, each in its own task, and a request's latency
+/// counts from when it was due, so queueing in the service is not hidden (no
+/// coordinated omission). `bodies` are sent in turn (made beforehand, so that
+/// making them costs the load generator nothing during the run).
+pub async fn open_loop(
+    url: String,
+    token: String,
+    rate: f64,
+    seconds: f64,
+    bodies: Arc<Vec<Vec<u8>>>,
+) -> Stats {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let total = (rate * seconds) as usize;
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        let body = bodies[i % bodies.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .post(&url)
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            let ok = match res {
+                Ok(r) => {
+                    let good = r.status().is_success();
+                    let _ = r.bytes().await;
+                    good
+                }
+                Err(_) => false,
+            };
+            (ok, due.elapsed().as_micros() as u64)
+        }));
+    }
+    let mut all = Stats::default();
+    for t in tasks {
+        let (ok, us) = t.await.unwrap();
+        all.requests += 1;
+        if ok {
+            all.items += 1
+        } else {
+            all.errors += 1
+        }
+        all.latencies_us.push(us);
+    }
+    all.seconds = seconds;
+    all
+}
+
 /// Runs pgbench with `script` on `db` at `concurrency` for `seconds`: transactions per second.
 pub fn pgbench(db: &PgDb, script: &str, concurrency: usize, seconds: u64) -> f64 {
     let file = tempfile::NamedTempFile::new().unwrap();

@@ -5,10 +5,12 @@ use crate::api;
 use crate::audit::checkpoint::{Signer, TrustedKey};
 use crate::audit::log::Log;
 use crate::auth::cache::UserCache;
+use crate::auth::hashers::Hashers;
 use crate::auth::{TokenKeys, accounts, password, secret};
 use crate::config::Settings;
 use crate::db::group::GroupOptions;
 use crate::db::{Backend, DatabaseUrl, Db, PoolOptions, migrations};
+use crate::export::trend_cache::TrendCache;
 use crate::service::ingest::{self, IngestWriter};
 use crate::telemetry::{self, Metrics};
 use actix_web::dev::{Server, ServerHandle};
@@ -30,6 +32,10 @@ pub struct AppState {
     pub openapi_json: String,
     /// The tamper-evident log over the audit events.
     pub log: Arc<Log>,
+    /// The threads that hash and check passwords.
+    pub hashers: Hashers,
+    /// Trend tables computed before, while still current.
+    pub trends: TrendCache,
     /// Users recently seen, for the ingest endpoints.
     pub users: UserCache,
     /// The group-commit writer of posted closures.
@@ -144,6 +150,9 @@ impl Application {
             openapi_json,
             log,
             ingest,
+            hashers: Hashers::start(0)
+                .map_err(|e| format!("cannot start the password threads: {e}"))?,
+            trends: TrendCache::default(),
             users: UserCache::new(Duration::from_millis(settings.auth_cache_ms)),
         });
         let workers = match settings.workers {

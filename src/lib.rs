@@ -6,7 +6,8 @@
 //! - [`auth`]: passwords, tokens, the signed-in caller;
 //! - [`audit`]: the audit log;
 //! - [`api`]: HTTP handlers and the route table;
-//! - [`app`]: wiring it together.
+//! - [`app`]: wiring it together;
+//! - [`migrate_data`]: moving a deployment to another database.
 
 pub mod api;
 pub mod app;
@@ -17,6 +18,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod export;
+pub mod migrate_data;
 pub mod service;
 pub mod telemetry;
 

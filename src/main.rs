@@ -1,5 +1,5 @@
 //! The `closure-audit` command line: `serve` (the default), `migrate`,
-//! `user add`, `openapi`.
+//! `migrate-data`, `user add`, `openapi`, `export`, `audit`.
 
 use clap::{Args, Parser, Subcommand};
 use closure_audit::audit::Actor;
@@ -31,6 +31,17 @@ enum Command {
     Serve,
     /// Bring the database schema up to date, then exit.
     Migrate,
+    /// Move a whole deployment to another, empty database (SQLite to PostgreSQL,
+    /// or back) and verify its audit log there. The source is not modified; the
+    /// data dir (signing key, witness file) must be the one of the source.
+    MigrateData {
+        /// The database to copy: sqlite://PATH or postgres://URL (read only).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The database to fill: it must hold no data (its schema is created).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -174,6 +185,9 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => app::open_database(&settings).map(|_| ()),
+        Command::MigrateData { from, to } => {
+            closure_audit::migrate_data::run(&settings, &from, &to).map(|s| print!("{s}"))
+        }
         Command::User {
             command: UserCommand::Add(args),
         } => add_user(&settings, args),
@@ -425,7 +439,7 @@ fn export_offline(settings: &Settings, what: ExportWhat) -> Result<(), String> {
                 },
             };
             write(&f.out, spec.header(), &|out| {
-                produce::trends(&db, &spec, out)
+                produce::trends(&db, &spec, None, out)
             })
         }
     }

@@ -2,14 +2,12 @@
 
 use super::params::{Page, decode_cursor, page_limit, paginate, parse_instant};
 use crate::app::AppState;
-use crate::audit::checkpoint::SignedCheckpoint;
-use crate::audit::export::{entries_from_db, read_checkpoints};
 use crate::audit::log::CheckpointView;
 use crate::audit::merkle::to_hex;
-use crate::audit::verify::{ClosureState, Report, verify};
+use crate::audit::verify::{Report, check_stored, read_stored};
 use crate::auth::AuthUser;
 use crate::db::events::{self, EventFilter, EventRow};
-use crate::db::{self, closures, log as store, rfc3339};
+use crate::db::{self, log as store, rfc3339};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult, Problem};
 use actix_web::{get, web};
@@ -311,35 +309,11 @@ pub async fn verify_log(
     caller.require(&[Role::Auditor, Role::Admin], RULE_VERIFY)?;
     let st = state.clone();
     let report = db::blocking(move || {
-        let (entries, stored, closure_rows) = st.db.read_blocking(|c| {
-            Ok((
-                entries_from_db(c)?,
-                store::all_checkpoints(c)?,
-                closures::states(c)?,
-            ))
-        })?;
-        let mut checkpoints: Vec<SignedCheckpoint> = stored
-            .iter()
-            .filter_map(|r| SignedCheckpoint::parse(&r.note).ok())
-            .collect();
-        if let Some(path) = &st.log.witness
-            && let Ok(text) = std::fs::read_to_string(path)
-        {
-            checkpoints.extend(read_checkpoints(&text).unwrap_or_default());
-        }
-        let closures: Vec<ClosureState> = closure_rows
-            .into_iter()
-            .map(|(id, status, version)| ClosureState {
-                id,
-                status,
-                version: Some(version),
-            })
-            .collect();
-        Ok(verify(
-            &entries,
-            &checkpoints,
+        let stored = st.db.read_blocking(read_stored)?;
+        Ok(check_stored(
+            stored,
+            st.log.witness.as_deref(),
             &st.log.trusted,
-            Some(&closures),
         ))
     })
     .await?;

@@ -228,6 +228,7 @@ pub async fn trends_csv(
                          "force_id": q.force_id, "division": q.division, "offence_category": q.offence_category,
                          "outcome_code": q.outcome_code});
     let (db, db2) = (state.db.clone(), state.db.clone());
+    let cache = state.trends.clone();
     let header = spec.header();
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     Ok(csv_response(
@@ -238,7 +239,7 @@ pub async fn trends_csv(
             if force.is_err() {
                 return Ok(0);
             }
-            produce::trends(&db, &spec, &mut |row| sink.record(row))
+            produce::trends(&db, &spec, Some(&cache), &mut |row| sink.record(row))
         },
         move |rows, done| record_download(&db2, &caller, "trends.csv", filters, rows, done),
     ))

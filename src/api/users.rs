@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::audit::{self, Action, Event};
 use crate::auth::{AuthUser, accounts, password};
 use crate::db::users::{self, UserRow};
-use crate::db::{self, now_micros, rfc3339};
+use crate::db::{now_micros, rfc3339};
 use crate::domain::users::{parse_new_user, parse_user_patch};
 use crate::domain::{Rank, Role};
 use crate::error::{AppError, AppResult, Problem};
@@ -114,7 +114,7 @@ pub async fn create_user(
     caller.require(&[Role::Admin], ADMIN_ONLY)?;
     let new = parse_new_user(&body)?;
     let pw = new.password.clone();
-    let password_hash = db::blocking(move || password::hash(&pw)).await?;
+    let password_hash = state.hashers.run(move || password::hash(&pw)).await??;
     let row = accounts::new_row(new, password_hash);
     let view = UserView::from(&row);
     let actor = caller.actor();
@@ -216,7 +216,7 @@ pub async fn patch_user(
     let role = Role::parse(&target.role).unwrap_or(Role::Auditor);
     let patch = parse_user_patch(&body, role)?;
     let new_hash = match patch.password.clone() {
-        Some(pw) => Some(db::blocking(move || password::hash(&pw)).await?),
+        Some(pw) => Some(state.hashers.run(move || password::hash(&pw)).await??),
         None => None,
     };
     let actor = caller.actor();

@@ -243,6 +243,8 @@ pub fn read_checkpoints(text: &str) -> Result<Vec<SignedCheckpoint>, String> {
     if text.trim_start().starts_with('{') {
         text.lines()
             .filter(|l| !l.trim().is_empty())
+            // A line cut short by a crash while it was written holds nothing.
+            .filter(|l| l.trim_end().ends_with('}'))
             .map(|l| {
                 let v: Value = serde_json::from_str(l).map_err(|e| e.to_string())?;
                 SignedCheckpoint::parse(v["note"].as_str().ok_or("a checkpoint without a note")?)

@@ -176,11 +176,22 @@ impl Log {
     fn witness(&self, cp: &SignedCheckpoint) {
         let Some(path) = &self.witness else { return };
         let line = serde_json::to_string(&view(cp, now_micros())).expect("json");
+        // One write per line, so that a crash cannot leave half a line's newline
+        // behind; a line torn by a crash before is ended first.
         let res = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .read(true)
             .open(path)
-            .and_then(|mut f| writeln!(f, "{line}"));
+            .and_then(|mut f| {
+                let torn = ends_without_newline(&f)?;
+                let text = if torn {
+                    format!("\n{line}\n")
+                } else {
+                    format!("{line}\n")
+                };
+                f.write_all(text.as_bytes())
+            });
         if let Err(e) = res {
             tracing::error!(path = %path.display(), error = %e, "cannot append to the checkpoint witness file");
         }
@@ -295,4 +306,16 @@ pub fn view(cp: &SignedCheckpoint, at: i64) -> CheckpointView {
         key_id: hex::encode(cp.key_id),
         note: cp.note.clone(),
     }
+}
+
+/// Whether a non-empty file's last byte is not a newline.
+fn ends_without_newline(f: &std::fs::File) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8; 1];
+    f.read_exact_at(&mut last, len - 1)?;
+    Ok(last[0] != b'\n')
 }

@@ -5,10 +5,14 @@
 //! export), and names the first bad event.
 
 use super::checkpoint::{SignedCheckpoint, TrustedKey};
+use super::export::{entries_from_db, read_checkpoints};
 use super::leaf::CanonicalEvent;
 use super::merkle::{Tree, from_hex, to_hex};
+use crate::db::{Conn, closures, log as store};
+use crate::error::AppResult;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::path::Path;
 
 /// One row of the log, in leaf order: what the export or the database holds.
 #[derive(Debug, Clone)]
@@ -165,6 +169,53 @@ pub fn verify(
             detail: f.detail,
         },
     }
+}
+
+/// The log as the database holds it, read for [`check_stored`].
+pub struct Stored {
+    pub entries: Vec<Entry>,
+    pub checkpoints: Vec<SignedCheckpoint>,
+    pub closures: Vec<ClosureState>,
+}
+
+/// Reads what [`check_stored`] checks: the log in leaf order (then the events
+/// not yet integrated), every checkpoint kept in the database, and every
+/// closure's status and version.
+pub fn read_stored(c: &mut Conn) -> AppResult<Stored> {
+    Ok(Stored {
+        entries: entries_from_db(c)?,
+        checkpoints: store::all_checkpoints(c)?
+            .iter()
+            .filter_map(|r| SignedCheckpoint::parse(&r.note).ok())
+            .collect(),
+        closures: closures::states(c)?
+            .into_iter()
+            .map(|(id, status, version)| ClosureState {
+                id,
+                status,
+                version: Some(version),
+            })
+            .collect(),
+    })
+}
+
+/// Verifies the stored log against the checkpoints in the database and those
+/// witnessed outside it in `witness` (when it can be read), and replays the
+/// closures: what `GET /audit/verify` and `closure-audit migrate-data` run.
+pub fn check_stored(mut stored: Stored, witness: Option<&Path>, keys: &[TrustedKey]) -> Report {
+    if let Some(path) = witness
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        stored
+            .checkpoints
+            .extend(read_checkpoints(&text).unwrap_or_default());
+    }
+    verify(
+        &stored.entries,
+        &stored.checkpoints,
+        keys,
+        Some(&stored.closures),
+    )
 }
 
 /// Replays the closure events and compares the result with each closure's

@@ -4,7 +4,7 @@
 use super::password;
 use crate::app::AppState;
 use crate::audit::{self, Action, Actor, Event};
-use crate::db::{self, login_failures, now_micros, users};
+use crate::db::{login_failures, now_micros, users};
 use crate::error::{AppError, AppResult};
 use serde_json::json;
 
@@ -56,7 +56,10 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::dummy_hash().to_string());
-    let matches = db::blocking(move || Ok(password::verify(&password, &hash))).await?;
+    let matches = state
+        .hashers
+        .run(move || password::verify(&password, &hash))
+        .await?;
 
     match user {
         Some(u) if matches && u.active => {

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod cache;
 pub mod extractor;
+pub mod hashers;
 pub mod login;
 pub mod password;
 pub mod secret;

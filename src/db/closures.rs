@@ -164,6 +164,9 @@ pub fn insert_new(conn: &mut Conn, rows: &[ClosureRow]) -> AppResult<Vec<String>
             }
         }
     }
+    if !inserted.is_empty() {
+        super::trend_versions::bump(conn)?;
+    }
     Ok(inserted)
 }
 
@@ -316,6 +319,9 @@ pub fn transition(
             .set((closures::status.eq(to.as_str()), closures::version.eq(version + 1)))
             .execute(c))?,
     };
+    if n == 1 {
+        super::trend_versions::bump(conn)?;
+    }
     Ok(n == 1)
 }
 

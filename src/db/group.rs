@@ -18,6 +18,7 @@ use super::{Conn, Db};
 use crate::error::{AppError, AppResult};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::panic::AssertUnwindSafe;
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Runs a group of jobs inside one transaction; answers one result per job, in
@@ -27,6 +28,8 @@ pub type GroupFn<J, R> = dyn Fn(&mut Conn<'_>, &[J]) -> AppResult<Vec<R>> + Send
 struct Pending<J, R> {
     job: J,
     weight: usize,
+    /// When the job has waited as long as a write may wait for a connection.
+    deadline: Instant,
     reply: oneshot::Sender<AppResult<R>>,
 }
 
@@ -46,6 +49,7 @@ pub struct GroupOptions {
 pub struct GroupWriter<J, R> {
     tx: Sender<Pending<J, R>>,
     name: &'static str,
+    db: Db,
 }
 
 impl<J, R> Clone for GroupWriter<J, R> {
@@ -53,6 +57,7 @@ impl<J, R> Clone for GroupWriter<J, R> {
         GroupWriter {
             tx: self.tx.clone(),
             name: self.name,
+            db: self.db.clone(),
         }
     }
 }
@@ -74,14 +79,19 @@ impl<J: Send + 'static, R: Send + 'static> GroupWriter<J, R> {
                 .name(format!("{name}-{i}"))
                 .spawn(move || writer_loop(&db, &rx, &*run, max_weight))?;
         }
-        Ok(GroupWriter { tx, name })
+        Ok(GroupWriter { tx, name, db })
     }
 
     /// Queues `job` (of `weight` rows) and waits for its group to commit.
     pub async fn submit(&self, job: J, weight: usize) -> AppResult<R> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .try_send(Pending { job, weight, reply })
+            .try_send(Pending {
+                job,
+                weight,
+                deadline: Instant::now() + self.db.write_wait(),
+                reply,
+            })
             .map_err(|e| match e {
                 TrySendError::Full(_) => {
                     AppError::Unavailable(format!("the {} queue is full; retry shortly", self.name))
@@ -119,8 +129,20 @@ fn writer_loop<J, R>(
 }
 
 fn commit_group<J, R>(db: &Db, run: &GroupFn<J, R>, group: Vec<Pending<J, R>>) {
+    // The group waits for a connection no longer than its oldest job may.
+    let deadline = group.iter().map(|p| p.deadline).min();
+    let wait = deadline.map_or(db.write_wait(), |d| {
+        d.saturating_duration_since(Instant::now())
+    });
     let (jobs, replies): (Vec<J>, Vec<_>) = group.into_iter().map(|p| (p.job, p.reply)).unzip();
-    match attempt(db, run, &jobs) {
+    let result = if wait.is_zero() {
+        Err(AppError::Unavailable(
+            "no database connection became free in time".into(),
+        ))
+    } else {
+        attempt(db, run, &jobs, wait)
+    };
+    match result {
         Ok(results) => answer(replies, results),
         Err(AppError::Unavailable(m)) => {
             for reply in replies {
@@ -133,7 +155,7 @@ fn commit_group<J, R>(db: &Db, run: &GroupFn<J, R>, group: Vec<Pending<J, R>>) {
         Err(e) => {
             tracing::debug!(error = %e, jobs = jobs.len(), "group failed; committing its jobs one by one");
             for (job, reply) in jobs.iter().zip(replies) {
-                let result = attempt(db, run, std::slice::from_ref(job))
+                let result = attempt(db, run, std::slice::from_ref(job), db.write_wait())
                     .and_then(|mut r| r.pop().ok_or_else(|| AppError::internal("no result")));
                 let _ = reply.send(result);
             }
@@ -141,11 +163,17 @@ fn commit_group<J, R>(db: &Db, run: &GroupFn<J, R>, group: Vec<Pending<J, R>>) {
     }
 }
 
-/// One transaction over `jobs`; a panic inside is a 500 for these jobs, never a
-/// dead writer.
-fn attempt<J, R>(db: &Db, run: &GroupFn<J, R>, jobs: &[J]) -> AppResult<Vec<R>> {
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| db.write_blocking(|c| run(c, jobs))))
-        .unwrap_or_else(|_| Err(AppError::internal("a group writer panicked")))?;
+/// One transaction over `jobs`, waiting at most `wait` for a connection; a
+/// panic inside is a 500 for these jobs, never a dead writer.
+fn attempt<J, R>(
+    db: &Db,
+    run: &GroupFn<J, R>,
+    jobs: &[J],
+    wait: std::time::Duration,
+) -> AppResult<Vec<R>> {
+    let result =
+        std::panic::catch_unwind(AssertUnwindSafe(|| db.write_within(wait, |c| run(c, jobs))))
+            .unwrap_or_else(|_| Err(AppError::internal("a group writer panicked")))?;
     if result.len() == jobs.len() {
         Ok(result)
     } else {

@@ -18,6 +18,7 @@ pub mod login_failures;
 pub mod migrations;
 mod pg_manager;
 pub mod schema;
+pub mod trend_versions;
 mod url;
 pub mod users;
 pub mod volumes;
@@ -225,13 +226,30 @@ impl Db {
 
     /// [`Db::write`] for code that is already off the async workers.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Conn<'_>) -> AppResult<T>) -> AppResult<T> {
+        self.write_within(self.write_wait(), f)
+    }
+
+    /// How long a write waits for its connection before it is a 503.
+    pub fn write_wait(&self) -> Duration {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => write.connection_timeout(),
+            Pools::Postgres(pool) => pool.connection_timeout(),
+        }
+    }
+
+    /// [`Db::write_blocking`], waiting at most `wait` for a connection.
+    pub fn write_within<T>(
+        &self,
+        wait: Duration,
+        f: impl FnOnce(&mut Conn<'_>) -> AppResult<T>,
+    ) -> AppResult<T> {
         match &self.pools {
             Pools::Sqlite { write, .. } => {
-                let mut c = write.get()?;
+                let mut c = write.get_timeout(wait)?;
                 c.immediate_transaction(|c| f(&mut Conn::Sqlite(c)))
             }
             Pools::Postgres(pool) => {
-                let mut c = pool.get()?;
+                let mut c = pool.get_timeout(wait)?;
                 let result = c.conn.transaction(|c| f(&mut Conn::Postgres(c)));
                 c.suspect = matches!(result, Err(AppError::Unavailable(_)));
                 result

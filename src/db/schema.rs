@@ -153,6 +153,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    trend_versions (shard) {
+        shard -> Integer,
+        n -> BigInt,
+    }
+}
+
 diesel::joinable!(decisions -> closures (closure_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -163,5 +170,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     volumes,
     merkle_leaves,
     checkpoints,
-    log_state
+    log_state,
+    trend_versions
 );

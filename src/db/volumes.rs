@@ -40,7 +40,7 @@ pub fn upsert(conn: &mut Conn, row: &VolumeRow) -> AppResult<()> {
             volumes::updated_by_user_id.eq(&row.updated_by_user_id),
         ))
         .execute(c))?;
-    Ok(())
+    super::trend_versions::bump(conn)
 }
 
 /// The totals of months `from..=to` (`YYYY-MM`), optionally of one force,

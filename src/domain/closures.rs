@@ -164,7 +164,10 @@ pub fn review_flags(c: &ClosureInput) -> Vec<&'static str> {
     if c.evidence.risk_level.as_deref() == Some("high") {
         flags.push("high_risk");
     }
-    if c.closure_proposed_at - c.crime_recorded_at < QUICK_CLOSURE_DAYS * 86_400 * 1_000_000 {
+    // Saturating: an input built in code may hold any two instants.
+    if c.closure_proposed_at.saturating_sub(c.crime_recorded_at)
+        < QUICK_CLOSURE_DAYS * 86_400 * 1_000_000
+    {
         flags.push("closed_within_7_days");
     }
     if c.evidence.references.is_empty() {

@@ -6,6 +6,7 @@ pub mod outliers;
 pub mod produce;
 pub mod stream;
 pub mod svg;
+pub mod trend_cache;
 pub mod trends;
 
 fn is_formula_start(b: Option<&u8>) -> bool {

@@ -3,11 +3,13 @@
 //! which answers false when the reader has gone.
 
 use super::closures_csv;
+use super::trend_cache::{Table, TrendCache};
 use super::trends::Trends;
 use crate::db::closures::{self, ClosureFilter};
-use crate::db::{Db, volumes};
+use crate::db::{Db, trend_versions, volumes};
 use crate::error::AppResult;
 use crate::service::exports::Months;
+use std::sync::Arc;
 
 pub type Out<'a> = &'a mut dyn FnMut(Vec<String>) -> bool;
 
@@ -34,8 +36,38 @@ impl TrendSpec {
     }
 }
 
-/// The trend table's rows (no header).
-pub fn trends(db: &Db, spec: &TrendSpec, out: Out) -> AppResult<u64> {
+/// The trend table's rows (no header). With a `cache`, a table computed
+/// before is reused while the trend version is unchanged.
+pub fn trends(db: &Db, spec: &TrendSpec, cache: Option<&TrendCache>, out: Out) -> AppResult<u64> {
+    let table = match cache {
+        None => compute_trends(db, spec)?,
+        Some(cache) => {
+            let key = format!("{spec:?}");
+            let version = db.read_blocking(trend_versions::current)?;
+            match cache.get(&key, version) {
+                Some(table) => table,
+                None => {
+                    let table = compute_trends(db, spec)?;
+                    // Kept only if nothing was committed while it was computed.
+                    if db.read_blocking(trend_versions::current)? == version {
+                        cache.put(key, version, table.clone());
+                    }
+                    table
+                }
+            }
+        }
+    };
+    let mut rows = 0;
+    for row in table.iter() {
+        rows += 1;
+        if !out(row.clone()) {
+            break;
+        }
+    }
+    Ok(rows)
+}
+
+fn compute_trends(db: &Db, spec: &TrendSpec) -> AppResult<Table> {
     let mut filter = spec.filter.clone();
     let (from, to) = spec.months.micros();
     filter.from = Some(from);
@@ -56,12 +88,7 @@ pub fn trends(db: &Db, spec: &TrendSpec, out: Out) -> AppResult<u64> {
             f.offence_category.as_deref(),
         )
     })?;
-    let mut rows = 0;
-    for row in table.finish(&vols, spec.suppress_below).into_iter().skip(1) {
-        rows += 1;
-        if !out(row) {
-            break;
-        }
-    }
-    Ok(rows)
+    let mut rows = table.finish(&vols, spec.suppress_below);
+    rows.remove(0);
+    Ok(Arc::new(rows))
 }

@@ -35,13 +35,19 @@ async fn a_revoked_token_stops_posting_at_once_on_every_instance(b: Backend) {
         .await;
     assert_eq!(res.status().as_u16(), 200);
 
-    let res = app.post("/api/v1/closures", &sys, &closure_body("kent", "REV-2")).await;
+    let res = app
+        .post("/api/v1/closures", &sys, &closure_body("kent", "REV-2"))
+        .await;
     problem(res, 401).await;
     let batch = json!({"closures": [closure_body("kent", "REV-3")]});
     let res = app.post("/api/v1/closures/batch", &sys, &batch).await;
     problem(res, 401).await;
     let created = app.events("action=closure.created").await;
-    assert_eq!(created.len(), 1, "only the closure posted before: {created:?}");
+    assert_eq!(
+        created.len(),
+        1,
+        "only the closure posted before: {created:?}"
+    );
 }
 
 async fn a_valid_closure_is_stored_as_posted(b: Backend) {

@@ -13,8 +13,82 @@ on_both_backends!(
     closures_csv_is_exact_safe_and_scoped,
     audit_csv_has_every_event,
     trends_equal_an_independent_computation,
-    outliers_and_the_funnel_plot
+    outliers_and_the_funnel_plot,
+    a_repeated_trend_table_is_never_stale,
 );
+
+/// Trend tables are kept between requests, but every closure, decision, reopen
+/// and volume committed since, on any instance, shows in the next answer.
+async fn a_repeated_trend_table_is_never_stale(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let other = app.another_instance().await;
+    let (_, kent) = app.user("force_system", Some("kent"), None).await;
+    let (_, insp) = app.officer("kent", "inspector", "7").await;
+    let (_, national) = app.user("auditor", None, None).await;
+    let m = chrono::Utc::now().format("%Y-%m").to_string();
+    let path = format!("/api/v1/exports/trends.csv?from={m}&to={m}&group_by=force_id");
+    let table = |body: String| {
+        rows(&body)
+            .into_iter()
+            .map(|r| {
+                let keep = ["closures", "signed_off", "reopened", "finalised_total"];
+                keep.map(|k| r[k].clone()).join("/")
+            })
+            .collect::<Vec<_>>()
+    };
+    let (_, first) = app
+        .post_closure(&kent, &closure_body("kent", "FRESH-1"))
+        .await;
+    let (status, body, _) = csv(&app, &path, &national).await;
+    assert_eq!(status, 200);
+    assert_eq!(table(body), ["1/0/0/"]);
+    // Asked again with nothing changed: the same table.
+    assert_eq!(table(csv(&app, &path, &national).await.1), ["1/0/0/"]);
+
+    // A closure posted through the other instance.
+    let (status, _) = other
+        .post_closure(&kent, &closure_body("kent", "FRESH-2"))
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(table(csv(&app, &path, &national).await.1), ["2/0/0/"]);
+    // A decision through the other instance.
+    let id = first["id"].as_str().unwrap();
+    let res = other
+        .post(
+            &format!("/api/v1/closures/{id}/decision"),
+            &insp,
+            &json!({"decision": "approve", "rationale": "Checked with care for the cache test.", "checklist": full_checklist()}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(table(csv(&app, &path, &national).await.1), ["2/1/0/"]);
+    // A reopen, then a volume.
+    let res = other
+        .post(
+            &format!("/api/v1/closures/{id}/reopen"),
+            &insp,
+            &json!({"reason": "New evidence came to light after sign-off.", "expected_version": 2}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    assert_eq!(table(csv(&app, &path, &national).await.1), ["2/0/1/"]);
+    let vol = json!({"force_id": "kent", "month": m, "offence_category": "domestic_abuse", "finalised_total": 40});
+    let res = other
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/volumes",
+            Some(&kent),
+            Some(&vol),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(table(csv(&app, &path, &national).await.1), ["2/0/1/40"]);
+}
 
 const CLOSURE_COLUMNS: &str = "id,force_id,division,crime_reference,source_event_id,offence_category,home_office_offence_code,domestic_abuse_flag,outcome_code,crime_recorded_at,closure_proposed_at,received_at,proposed_by_officer_id,proposed_by_rank,status,decision,decided_by_officer_id,decided_by_rank,decided_at,hours_to_decision,rationale,decision_rationale,review_flags,risk_level,victim_sex,victim_age_band,victim_ethnicity,victim_disability,victim_religion_or_belief,victim_sexual_orientation,victim_gender_reassignment,victim_marriage_or_civil_partnership,victim_pregnancy_or_maternity";
 const AUDIT_COLUMNS: &str = "seq,leaf_index,at,action,actor_user_id,actor_username,actor_role,actor_rank,actor_force_id,closure_id,force_id,request_id,details_json,leaf_hash";

@@ -9,6 +9,7 @@ mod cli;
 mod closures;
 mod errors;
 mod exports;
+mod migrate;
 mod operations;
 mod reads;
 mod signoff;
