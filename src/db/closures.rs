@@ -1,10 +1,10 @@
 //! The `closures` and `decisions` tables.
 
 use super::schema::{closures, decisions};
-use super::{Conn, with_conn};
+use super::{Conn, Db, with_conn};
 use crate::domain::closures::ClosureInput;
 use crate::domain::signoff::Status;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use diesel::prelude::*;
 
 /// Rows per multi-row insert: 42 columns × 400 rows stays under SQLite's limit
@@ -387,25 +387,65 @@ pub fn export_page(
     })?)
 }
 
-/// Calls `each` for every closure matching `f`, in chunks, oldest first.
+/// Rows per page when every matching closure is read.
+const EXPORT_PAGE: usize = 5000;
+
+/// Calls `each` for every closure matching `f`, oldest first, until it answers
+/// false. Blocking. Pages are fetched on a thread of their own, one page ahead,
+/// so that the database serves the next page while this one is being written
+/// out; at most two pages are held at once.
 pub fn for_each(
-    conn: &mut Conn,
+    db: &Db,
     f: &ClosureFilter,
     mut each: impl FnMut(&ClosureRow) -> bool,
 ) -> AppResult<u64> {
-    let mut after = None;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<AppResult<Vec<ClosureRow>>>(1);
+    let (db, filter) = (db.clone(), f.clone());
+    let span = tracing::Span::current();
+    let fetcher = std::thread::Builder::new()
+        .name("export-fetch".into())
+        .spawn(move || {
+            let _in = span.enter();
+            let result = db.read_blocking(|c| {
+                let mut after = None;
+                loop {
+                    let rows = export_page(c, &filter, after, EXPORT_PAGE as i64)?;
+                    let next = match rows.last() {
+                        Some(last) if rows.len() == EXPORT_PAGE => {
+                            Some((last.received_at, last.id.clone()))
+                        }
+                        _ => None,
+                    };
+                    // The reader has stopped (it answered false, or failed).
+                    if tx.send(Ok(rows)).is_err() {
+                        return Ok(());
+                    }
+                    match next {
+                        Some(n) => after = Some(n),
+                        None => return Ok(()),
+                    }
+                }
+            });
+            if let Err(e) = result {
+                let _ = tx.send(Err(e));
+            }
+        })
+        .map_err(|e| AppError::internal(format!("cannot start an export thread: {e}")))?;
     let mut n = 0;
-    loop {
-        let rows = export_page(conn, f, after, 5000)?;
-        for r in &rows {
+    let mut stopped = false;
+    for page in &rx {
+        for r in &page? {
             n += 1;
             if !each(r) {
-                return Ok(n);
+                stopped = true;
+                break;
             }
         }
-        match rows.last() {
-            Some(last) if rows.len() == 5000 => after = Some((last.received_at, last.id.clone())),
-            _ => return Ok(n),
+        if stopped {
+            break;
         }
     }
+    drop(rx);
+    let _ = fetcher.join();
+    Ok(n)
 }

@@ -15,7 +15,7 @@ pub type Out<'a> = &'a mut dyn FnMut(Vec<String>) -> bool;
 
 /// Every closure matching `filter`, oldest received first.
 pub fn closures(db: &Db, filter: &ClosureFilter, out: Out) -> AppResult<u64> {
-    db.read_blocking(|c| closures::for_each(c, filter, |r| out(closures_csv::record(r))))
+    closures::for_each(db, filter, |r| out(closures_csv::record(r)))
 }
 
 /// What a trend table is made of.
@@ -73,11 +73,11 @@ fn compute_trends(db: &Db, spec: &TrendSpec) -> AppResult<Table> {
     filter.from = Some(from);
     filter.to = Some(to);
     let mut table = Trends::new(spec.group_by.clone());
+    closures::for_each(db, &filter, |r| {
+        table.add(r);
+        true
+    })?;
     let vols = db.read_blocking(|c| {
-        closures::for_each(c, &filter, |r| {
-            table.add(r);
-            true
-        })?;
         let f = &filter;
         volumes::in_range(
             c,

@@ -59,14 +59,14 @@ impl Sink {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let ok = self
-            .csv
-            .write_record(
-                cells
-                    .into_iter()
-                    .map(|c| super::neutralize(c.as_ref()).into_owned()),
-            )
-            .is_ok();
+        let mut ok = true;
+        for cell in cells {
+            ok &= self
+                .csv
+                .write_field(super::neutralize(cell.as_ref()).as_bytes())
+                .is_ok();
+        }
+        ok &= self.csv.write_record(None::<&[u8]>).is_ok();
         ok && self.csv.get_ref().open
     }
 

@@ -107,11 +107,11 @@ pub async fn outliers(
     let db = state.db.clone();
     crate::db::blocking(move || {
         let mut units = Units::new(req.level);
+        closures::for_each(&db, &filter, |r| {
+            units.add(r);
+            true
+        })?;
         let vols = db.read_blocking(|c| {
-            closures::for_each(c, &filter, |r| {
-                units.add(r);
-                true
-            })?;
             volumes::in_range(c, &req.months.from, &req.months.to, force.as_deref(), None, req.offence_category.as_deref())
         })?;
         let (p0, points) = units.finish(&vols);
