@@ -176,7 +176,15 @@ async fn main() {
         ("sqlite", "single", wide),
         ("sqlite", "batch", 4),
     ];
+    // BENCH_ONLY=sqlite-single-32 (say) runs just that one, for profiling.
+    let only = std::env::var("BENCH_ONLY").ok();
     for (backend, mode, clients) in runs {
+        if only
+            .as_deref()
+            .is_some_and(|o| o != format!("{backend}-{mode}-{clients}"))
+        {
+            continue;
+        }
         let db = (backend == "postgres").then(|| PgDb::create("bench_ingest"));
         let server = Server::start(db.as_ref().map(|d| d.url.as_str()), &[]);
         let stats = service_run(&server, mode, clients, seconds).await;

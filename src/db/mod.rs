@@ -10,6 +10,7 @@
 //! avoids lock waits inside the database. Reads use a pool of their own (WAL lets
 //! them run beside the writer).
 
+mod checkpointer;
 pub mod closures;
 pub mod events;
 pub mod group;
@@ -85,6 +86,7 @@ enum Pools {
         read: SqlitePool,
         write: SqlitePool,
         path: PathBuf,
+        _checkpointer: std::sync::Arc<checkpointer::Checkpointer>,
     },
     Postgres(PgPool),
 }
@@ -113,7 +115,9 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
 /// a power cut can lose the last transactions.
 fn sqlite_pragmas(busy_timeout_ms: u64) -> String {
     format!(
-        "PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+        "PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+         PRAGMA wal_autocheckpoint = {};",
+        checkpointer::WRITER_AUTOCHECKPOINT_PAGES
     )
 }
 
@@ -157,6 +161,10 @@ impl Db {
                     read: build(opts.pool_size, opts.connect_timeout)?,
                     write: build(1, lock_wait)?,
                     path: path.clone(),
+                    _checkpointer: std::sync::Arc::new(checkpointer::Checkpointer::start(
+                        path,
+                        opts.sqlite_busy_timeout_ms,
+                    )),
                 }
             }
             DatabaseUrl::Postgres { url: pg } => {
