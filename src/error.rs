@@ -190,6 +190,16 @@ impl From<DieselError> for AppError {
                 _ if is_unavailable_message(info.message()) => {
                     AppError::Unavailable(format!("database unavailable: {}", info.message()))
                 }
+                // PostgreSQL refuses U+0000 in text: a client's input, not a defect.
+                _ if info
+                    .message()
+                    .contains("invalid byte sequence for encoding") =>
+                {
+                    AppError::BadRequest(
+                        "text holding the NUL character (U+0000) cannot be stored or searched"
+                            .into(),
+                    )
+                }
                 _ => AppError::Internal(format!("database error: {e}")),
             },
             DieselError::BrokenTransactionManager => {
@@ -229,5 +239,27 @@ impl From<actix_web::error::BlockingError> for AppError {
 impl From<Vec<FieldError>> for AppError {
     fn from(errors: Vec<FieldError>) -> Self {
         AppError::Validation(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> AppError {
+        DieselError::DatabaseError(kind, Box::new(message.to_string())).into()
+    }
+
+    #[test]
+    fn nul_in_text_is_the_client_s_error() {
+        let e = db_error(
+            DatabaseErrorKind::Unknown,
+            "invalid byte sequence for encoding \"UTF8\": 0x00",
+        );
+        assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+        let e = db_error(DatabaseErrorKind::Unknown, "database is locked");
+        assert_eq!(e.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let e = db_error(DatabaseErrorKind::Unknown, "syntax error");
+        assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

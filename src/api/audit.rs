@@ -1,6 +1,7 @@
 //! `/api/v1/audit`: reading the audit log.
 
 use super::params::{Page, decode_cursor, page_limit, paginate, parse_instant};
+use super::problems::{self as p, PROBLEM_JSON};
 use crate::app::AppState;
 use crate::audit::log::CheckpointView;
 use crate::audit::merkle::to_hex;
@@ -79,6 +80,7 @@ pub struct EventQuery {
     /// Only events after this `seq`.
     pub after_seq: Option<i64>,
     /// Page length, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -130,8 +132,11 @@ pub fn event_filter(caller: &AuthUser, q: &EventQuery) -> AppResult<EventFilter>
     params(EventQuery),
     responses(
         (status = 200, body = EventPage),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -160,7 +165,12 @@ const RULE_VERIFY: &str = "the audit log is verified by auditors and admins";
 /// The latest signed checkpoint of the log.
 #[utoipa::path(
     tag = "audit",
-    responses((status = 200, body = CheckpointView), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses(
+        (status = 200, body = CheckpointView),
+        (status = 401, response = p::Unauthorized),
+        (status = 404, description = "No checkpoint has been signed yet", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, response = p::ServiceUnavailable),
+    ),
     security(("bearer" = []))
 )]
 #[get("/audit/checkpoint")]
@@ -194,7 +204,11 @@ pub struct PublicKeyView {
 /// The key that signs checkpoints.
 #[utoipa::path(
     tag = "audit",
-    responses((status = 200, body = PublicKeyView), (status = 401, body = Problem)),
+    responses(
+        (status = 200, body = PublicKeyView),
+        (status = 401, response = p::Unauthorized),
+        (status = 503, response = p::ServiceUnavailable),
+    ),
     security(("bearer" = []))
 )]
 #[get("/audit/public-key")]
@@ -230,8 +244,10 @@ pub struct InclusionProof {
     params(InclusionQuery),
     responses(
         (status = 200, body = InclusionProof),
-        (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 422, description = "leaf_index not below tree_size, or tree_size beyond the log", body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 422, description = "leaf_index not below tree_size, or tree_size beyond the log", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -254,6 +270,8 @@ pub async fn inclusion_proof(
 
 #[derive(Deserialize, IntoParams)]
 pub struct ConsistencyQuery {
+    /// At least 1.
+    #[param(minimum = 1)]
     first: u64,
     second: u64,
 }
@@ -272,7 +290,10 @@ pub struct ConsistencyProof {
     params(ConsistencyQuery),
     responses(
         (status = 200, body = ConsistencyProof),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 422, description = "first is 0 or above second, or second beyond the log", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -298,7 +319,12 @@ pub async fn consistency_proof(
 /// events. Names the first bad event.
 #[utoipa::path(
     tag = "audit",
-    responses((status = 200, body = Report), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses(
+        (status = 200, body = Report),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 503, response = p::ServiceUnavailable),
+    ),
     security(("bearer" = []))
 )]
 #[get("/audit/verify")]

@@ -1,11 +1,12 @@
 //! `/api/v1/auth`: sign-in and the caller.
 
+use super::problems::{self as p};
 use super::users::UserView;
 use crate::app::AppState;
 use crate::auth::{AuthUser, login::login as sign_in};
 use crate::db::users;
 use crate::domain::validation::{Errors, Fields};
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult};
 use crate::telemetry::RequestId;
 use actix_web::{get, post, web};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,9 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct LoginRequest {
+    #[schema(min_length = 1, max_length = 256)]
     username: String,
+    #[schema(min_length = 1, max_length = 1024)]
     password: String,
 }
 
@@ -36,9 +39,13 @@ pub struct TokenResponse {
     request_body = LoginRequest,
     responses(
         (status = 200, body = TokenResponse),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 413, body = Problem),
-        (status = 415, body = Problem), (status = 422, body = Problem),
-        (status = 429, description = "Too many failed logins; see Retry-After", body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 413, response = p::PayloadTooLarge),
+        (status = 415, response = p::UnsupportedMediaType),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 429, response = p::TooManyRequests),
+        (status = 503, response = p::ServiceUnavailable),
     )
 )]
 #[post("/auth/login")]
@@ -64,7 +71,11 @@ pub async fn login(
 /// The caller's own user.
 #[utoipa::path(
     tag = "auth",
-    responses((status = 200, body = UserView), (status = 401, body = Problem)),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, response = p::Unauthorized),
+        (status = 503, response = p::ServiceUnavailable),
+    ),
     security(("bearer" = []))
 )]
 #[get("/auth/me")]

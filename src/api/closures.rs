@@ -1,13 +1,15 @@
 //! `/api/v1/closures` and `/api/v1/cases`: posting and reading closures.
 
-use super::params::{decode_cursor, encode_cursor, page_limit, parse_instant};
+use super::params::{decode_cursor, encode_cursor, page_limit, parse_instant, path_id};
+use super::problems::{self as p, PROBLEM_JSON};
+use super::schemas;
 use super::views::ClosureView;
 use crate::app::AppState;
 use crate::auth::{AuthUser, IngestCaller};
 use crate::db::closures::ClosureFilter;
 use crate::domain::closures::OFFENCE_CATEGORIES;
-use crate::domain::is_known_force;
 use crate::domain::signoff::Status;
+use crate::domain::{Rank, is_known_force};
 use crate::error::{AppError, AppResult, Problem};
 use crate::service::closures::{self as reads, Closure, load};
 use crate::service::ingest::{Outcome, ingest};
@@ -20,41 +22,100 @@ use utoipa::{IntoParams, ToSchema};
 /// The most closures one batch may hold.
 pub const BATCH_MAX: usize = 1000;
 
-/// The body of `POST /closures` (see API.md "Closures"; checked field by field).
+/// The body of `POST /closures` (see API.md "Closures"; checked field by field,
+/// every failing field reported at once; unknown fields are ignored).
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct ClosureRequest {
     /// 1 to 128 characters; the idempotency key, unique within a force.
+    #[schema(min_length = 1, max_length = 128)]
     source_event_id: String,
     /// The caller's own force.
+    #[schema(schema_with = schemas::force_id)]
     force_id: String,
+    #[schema(min_length = 1, max_length = 128)]
     division: Option<String>,
+    #[schema(min_length = 1, max_length = 64)]
     crime_reference: String,
-    /// One of the VAWG categories of DOMAIN.md.
+    #[schema(schema_with = schemas::offence_category)]
     offence_category: String,
+    #[schema(min_length = 1, max_length = 16)]
     home_office_offence_code: Option<String>,
     domestic_abuse_flag: bool,
     /// 15 or 16.
+    #[schema(minimum = 15, maximum = 16)]
     outcome_code: i32,
-    /// Must be true.
+    #[schema(schema_with = schemas::must_be_true)]
     named_suspect: bool,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
     crime_recorded_at: String,
     /// Not before `crime_recorded_at`; not in the future (5 minutes of skew allowed).
+    #[schema(format = DateTime)]
     closure_proposed_at: String,
-    #[schema(value_type = Object)]
-    proposed_by: Value,
+    proposed_by: ProposedByRequest,
     /// 20 to 10,000 characters.
+    #[schema(min_length = 20, max_length = 10000)]
     rationale: String,
-    #[schema(value_type = Object)]
-    evidence: Value,
-    #[schema(value_type = Option<Object>)]
-    victim: Option<Value>,
+    evidence: EvidenceRequest,
+    victim: Option<VictimRequest>,
+}
+
+/// Who proposed the closure.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ProposedByRequest {
+    #[schema(min_length = 1, max_length = 32)]
+    officer_id: String,
+    /// A `detective_` prefix is accepted and dropped.
+    rank: Rank,
+}
+
+/// What the force records about the evidence; every item is optional (an
+/// absent or false item raises a review flag).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceRequest {
+    victim_wishes_recorded: Option<bool>,
+    evidence_led_prosecution_considered: Option<bool>,
+    safeguarding_in_place: Option<bool>,
+    victim_informed: Option<bool>,
+    #[schema(schema_with = schemas::risk_level)]
+    risk_level: Option<String>,
+    /// At most 50, each 1 to 128 characters.
+    #[schema(max_items = 50)]
+    references: Option<Vec<String>>,
+}
+
+/// The victim's characteristics, each optional: a short code or `not_stated`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct VictimRequest {
+    #[schema(schema_with = schemas::short_code)]
+    sex: Option<String>,
+    #[schema(schema_with = schemas::age_band)]
+    age_band: Option<String>,
+    #[schema(schema_with = schemas::short_code)]
+    ethnicity: Option<String>,
+    #[schema(schema_with = schemas::short_code)]
+    disability: Option<String>,
+    #[schema(schema_with = schemas::short_code)]
+    religion_or_belief: Option<String>,
+    #[schema(schema_with = schemas::short_code)]
+    sexual_orientation: Option<String>,
+    #[schema(schema_with = schemas::short_code)]
+    gender_reassignment: Option<String>,
+    #[schema(schema_with = schemas::short_code)]
+    marriage_or_civil_partnership: Option<String>,
+    #[schema(schema_with = schemas::short_code)]
+    pregnancy_or_maternity: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct BatchRequest {
     /// Up to 1,000 closures, each judged as `POST /closures` would.
+    #[schema(max_items = 1000)]
     closures: Vec<ClosureRequest>,
 }
 
@@ -95,10 +156,14 @@ pub struct CaseView {
     responses(
         (status = 201, description = "Stored; `Location` names it", body = ClosureView),
         (status = 200, description = "Replay of a stored closure", body = ClosureView),
-        (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, description = "Not a force system or officer, or another force", body = Problem),
-        (status = 409, description = "source_event_id reused with different content", body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, description = "Not a force system or officer, or another force", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "source_event_id reused with different content", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = p::PayloadTooLarge),
+        (status = 415, response = p::UnsupportedMediaType),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -131,9 +196,13 @@ pub async fn create_closure(
     request_body = BatchRequest,
     responses(
         (status = 200, body = BatchResponse),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 422, description = "Not an object with a `closures` array of at most 1,000", body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, description = "Not a force system or officer of a force", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = p::PayloadTooLarge),
+        (status = 415, response = p::UnsupportedMediaType),
+        (status = 422, description = "Not an object with a `closures` array of at most 1,000", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -190,17 +259,22 @@ pub async fn create_batch(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ClosureQuery {
     /// `pending_signoff`, `signed_off`, `rejected` or `reopened`.
+    #[param(value_type = Option<Status>)]
     pub status: Option<String>,
+    #[param(schema_with = schemas::force_id)]
     pub force_id: Option<String>,
     pub division: Option<String>,
     pub outcome_code: Option<i32>,
+    #[param(schema_with = schemas::offence_category)]
     pub offence_category: Option<String>,
     /// On `closure_proposed_at`, inclusive: RFC 3339 timestamp or date.
     pub from: Option<String>,
     /// On `closure_proposed_at`, exclusive: RFC 3339 timestamp or date.
     pub to: Option<String>,
     /// Page length, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -272,8 +346,11 @@ fn parse_closure_cursor(cursor: &str) -> AppResult<(i64, String)> {
     params(ClosureQuery),
     responses(
         (status = 200, body = ClosurePage),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -310,8 +387,10 @@ pub async fn list_closures(
     params(("id" = String, Path, description = "The closure's id")),
     responses(
         (status = 200, body = ClosureView),
-        (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, description = "No such closure, or another force's", body = Problem),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 404, description = "No such closure, or another force's", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -321,13 +400,15 @@ pub async fn get_closure(
     caller: AuthUser,
     id: web::Path<String>,
 ) -> AppResult<web::Json<ClosureView>> {
-    let closure = reads::view(&state, &caller, id.into_inner()).await?;
+    let id = path_id(id.into_inner(), "no such closure")?;
+    let closure = reads::view(&state, &caller, id).await?;
     Ok(web::Json(ClosureView::from(&closure)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CaseQuery {
     /// Defaults to the caller's force; required of a national auditor.
+    #[param(schema_with = schemas::force_id)]
     force_id: Option<String>,
     /// The force's crime reference (it may contain `/`).
     crime_reference: Option<String>,
@@ -339,8 +420,11 @@ pub struct CaseQuery {
     params(CaseQuery),
     responses(
         (status = 200, body = CaseView),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]

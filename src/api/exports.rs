@@ -3,6 +3,9 @@
 
 use super::audit::{EventQuery, event_filter};
 use super::closures::{ClosureQuery, closure_filter};
+use super::params::searchable;
+use super::problems::{self as p};
+use super::schemas;
 use crate::app::AppState;
 use crate::audit::export::{AUDIT_CSV_COLUMNS, csv_record};
 use crate::audit::leaf::CanonicalEvent;
@@ -10,7 +13,7 @@ use crate::audit::verify::Entry;
 use crate::auth::AuthUser;
 use crate::db::closures::ClosureFilter;
 use crate::db::events;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult};
 use crate::export::closures_csv as closure_columns;
 use crate::export::produce::{self, TrendSpec};
 use crate::export::stream::csv_response;
@@ -47,7 +50,11 @@ fn stamp() -> String {
     params(ClosuresCsvQuery),
     responses(
         (status = 200, content_type = "text/csv", description = "id,force_id,division,… (API.md)", body = String),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -59,6 +66,10 @@ pub async fn closures_csv(
 ) -> AppResult<HttpResponse> {
     let scope = auditor_scope(&caller)?;
     let q = q.into_inner();
+    searchable([
+        ("force_id", q.force_id.as_deref()),
+        ("division", q.division.as_deref()),
+    ])?;
     let list = ClosureQuery {
         status: q.status.clone(),
         force_id: q.force_id.clone(),
@@ -110,7 +121,10 @@ pub struct AuditCsvQuery {
     params(AuditCsvQuery),
     responses(
         (status = 200, content_type = "text/csv", description = "seq,leaf_index,at,… (API.md)", body = String),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -122,6 +136,11 @@ pub async fn audit_csv(
 ) -> AppResult<HttpResponse> {
     auditor_scope(&caller)?;
     let q = q.into_inner();
+    searchable([
+        ("closure_id", q.closure_id.as_deref()),
+        ("actor_id", q.actor_id.as_deref()),
+        ("action", q.action.as_deref()),
+    ])?;
     let query = EventQuery {
         closure_id: q.closure_id.clone(),
         actor_id: q.actor_id.clone(),
@@ -170,17 +189,22 @@ pub async fn audit_csv(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TrendsQuery {
     /// First month, `YYYY-MM` (inclusive).
+    #[param(schema_with = schemas::month)]
     from: Option<String>,
     /// Last month, `YYYY-MM` (inclusive).
+    #[param(schema_with = schemas::month)]
     to: Option<String>,
     /// Comma list of month (default), force_id, division, offence_category,
     /// outcome_code, status, risk_level, victim_* characteristics.
     group_by: Option<String>,
     /// Counts from 1 to N-1 are written `[c]` (default 5 when a victim
     /// characteristic is a group).
+    #[param(minimum = 1)]
     suppress_below: Option<u64>,
+    #[param(schema_with = schemas::force_id)]
     force_id: Option<String>,
     division: Option<String>,
+    #[param(schema_with = schemas::offence_category)]
     offence_category: Option<String>,
     outcome_code: Option<i32>,
     bom: Option<bool>,
@@ -193,7 +217,11 @@ pub struct TrendsQuery {
     params(TrendsQuery),
     responses(
         (status = 200, content_type = "text/csv", description = "the group columns, then closures,outcome_15,… (API.md)", body = String),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -205,6 +233,10 @@ pub async fn trends_csv(
 ) -> AppResult<HttpResponse> {
     let scope = auditor_scope(&caller)?;
     let q = q.into_inner();
+    searchable([
+        ("force_id", q.force_id.as_deref()),
+        ("division", q.division.as_deref()),
+    ])?;
     let months = Months::parse(q.from.as_deref(), q.to.as_deref())?;
     let group_by = parse_group_by(q.group_by.as_deref())?;
     if q.suppress_below == Some(0) {

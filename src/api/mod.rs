@@ -10,7 +10,9 @@ pub mod exports;
 pub mod forces;
 pub mod ops;
 pub mod params;
+pub mod problems;
 pub mod reports;
+pub mod schemas;
 pub mod signoff;
 pub mod users;
 pub mod views;
@@ -70,7 +72,21 @@ pub fn routes(cfg: &mut ServiceConfig) {
         version = "1"
     ),
     modifiers(&BearerAuth),
-    components(schemas(Problem, crate::domain::FieldError)),
+    components(
+        schemas(Problem, crate::domain::FieldError),
+        responses(
+            problems::BadRequest,
+            problems::Unauthorized,
+            problems::Forbidden,
+            problems::NotFound,
+            problems::Conflict,
+            problems::PayloadTooLarge,
+            problems::UnsupportedMediaType,
+            problems::UnprocessableEntity,
+            problems::TooManyRequests,
+            problems::ServiceUnavailable,
+        )
+    ),
     tags(
         (name = "auth", description = "Sign-in and the caller"),
         (name = "users", description = "Accounts (admin)"),

@@ -1,7 +1,8 @@
 //! Health, readiness and metrics.
 
+use super::problems::{self as p};
 use crate::app::AppState;
-use crate::error::{AppResult, Problem};
+use crate::error::AppResult;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,7 +20,10 @@ pub async fn healthz() -> web::Json<Status> {
 }
 
 /// 200 when the database answers, else 503.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Status), (status = 503, body = Problem)))]
+#[utoipa::path(tag = "operations", responses(
+        (status = 200, body = Status),
+        (status = 503, response = p::ServiceUnavailable),
+    ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> AppResult<web::Json<Status>> {
     state.db.ready().await?;

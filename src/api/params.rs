@@ -60,6 +60,30 @@ pub fn paginate<R, T>(
     }
 }
 
+/// The id in a path. Text holding U+0000 names nothing (404) and is kept away
+/// from the database, where PostgreSQL cannot even compare it.
+pub fn path_id(id: String, not_found: &str) -> AppResult<String> {
+    if id.contains('\0') {
+        return Err(AppError::NotFound(not_found.into()));
+    }
+    Ok(id)
+}
+
+/// Query parameters compared in the database: 400 when one holds U+0000.
+/// Needed before a streamed export starts, when no status can change any more.
+pub fn searchable<'a>(
+    params: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> AppResult<()> {
+    for (name, value) in params {
+        if value.is_some_and(|v| v.contains('\0')) {
+            return Err(AppError::BadRequest(format!(
+                "{name} must not contain the NUL character (U+0000)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A list's time filter: an RFC 3339 timestamp or a date (midnight UTC), as
 /// microseconds since the epoch; 400 otherwise.
 pub fn parse_instant(name: &str, s: &str) -> AppResult<i64> {
@@ -93,6 +117,14 @@ mod tests {
             "0193-abc"
         );
         assert!(decode_cursor("!!").is_err());
+    }
+
+    #[test]
+    fn nul_characters() {
+        assert!(path_id("a\0".into(), "no such closure").is_err());
+        assert_eq!(path_id("a".into(), "x").unwrap(), "a");
+        assert!(searchable([("division", Some("N\0"))]).is_err());
+        assert!(searchable([("division", None), ("action", Some("x"))]).is_ok());
     }
 
     #[test]

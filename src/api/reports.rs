@@ -1,9 +1,11 @@
 //! `/api/v1/reports`: outliers on the funnel plot, as JSON, CSV or a picture.
 
+use super::problems::{self as p};
+use super::schemas;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::domain::stats::FunnelPoint;
-use crate::error::{AppResult, Problem};
+use crate::error::AppResult;
 use crate::export::outliers::{CSV_COLUMNS, record};
 use crate::export::svg::funnel_svg;
 use crate::service::reports::{OutlierRequest, outliers};
@@ -15,13 +17,18 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct OutlierQuery {
     /// First month, `YYYY-MM` (inclusive; default: all).
+    #[param(schema_with = schemas::month)]
     from: Option<String>,
     /// Last month, `YYYY-MM` (inclusive).
+    #[param(schema_with = schemas::month)]
     to: Option<String>,
     /// `force` (default) or `division`.
+    #[param(schema_with = schemas::level)]
     level: Option<String>,
+    #[param(schema_with = schemas::offence_category)]
     offence_category: Option<String>,
     /// 15 or 16 (default: both).
+    #[param(minimum = 15, maximum = 16)]
     outcome_code: Option<i32>,
 }
 
@@ -51,8 +58,12 @@ pub struct OutlierReport {
     tag = "reports",
     params(OutlierQuery),
     responses(
-        (status = 200, body = OutlierReport, content_type = "application/json"),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+        (status = 200, description = "JSON, or CSV (`unit,closures,…`) with `Accept: text/csv`", content((OutlierReport = "application/json"), (String = "text/csv"))),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -113,7 +124,11 @@ pub async fn outlier_report(
     params(OutlierQuery),
     responses(
         (status = 200, content_type = "image/svg+xml", body = String),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]

@@ -1,8 +1,11 @@
 //! `/api/v1/closures/{id}/decision` and `/reopen`: inspector sign-off.
 
+use super::params::path_id;
+use super::problems::{self as p, PROBLEM_JSON};
 use super::views::ClosureView;
 use crate::app::AppState;
 use crate::auth::AuthUser;
+use crate::domain::signoff::Decision;
 use crate::error::{AppResult, Problem};
 use crate::service::signoff;
 use actix_web::{post, web};
@@ -13,22 +16,33 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct DecisionRequest {
-    /// `approve` or `reject`.
+    #[schema(value_type = Decision)]
     decision: String,
     /// 20 to 10,000 characters.
+    #[schema(min_length = 20, max_length = 10000)]
     rationale: String,
-    /// `victim_wishes_recorded`, `evidence_led_prosecution_considered`,
-    /// `safeguarding_in_place`, `victim_informed`: all four true to approve.
-    #[schema(value_type = Object)]
+    /// All four items true to approve; a rejection needs none.
+    #[schema(value_type = Option<ChecklistRequest>)]
     checklist: Option<Value>,
     /// When given, must be the closure's current version (else 409).
     expected_version: Option<i64>,
+}
+
+/// The sign-off checklist as the decider confirms it.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ChecklistRequest {
+    victim_wishes_recorded: Option<bool>,
+    evidence_led_prosecution_considered: Option<bool>,
+    safeguarding_in_place: Option<bool>,
+    victim_informed: Option<bool>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct ReopenRequest {
     /// 20 to 10,000 characters.
+    #[schema(min_length = 20, max_length = 10000)]
     reason: String,
     expected_version: Option<i64>,
 }
@@ -41,12 +55,15 @@ pub struct ReopenRequest {
     request_body = DecisionRequest,
     responses(
         (status = 200, description = "Decided: `signed_off` or `rejected`, version + 1", body = ClosureView),
-        (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, description = "Below inspector, the proposer, or not an officer", body = Problem),
-        (status = 404, description = "No such closure, or another force's", body = Problem),
-        (status = 409, description = "Already decided, or stale expected_version", body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 422, description = "Every unconfirmed checklist item, bad rationale…", body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, description = "Below inspector, the proposer, or not an officer", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such closure, or another force's", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "Already decided, or stale expected_version", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = p::PayloadTooLarge),
+        (status = 415, response = p::UnsupportedMediaType),
+        (status = 422, description = "Every unconfirmed checklist item, a bad rationale…", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -57,7 +74,8 @@ pub async fn decide(
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> AppResult<web::Json<ClosureView>> {
-    let closure = signoff::decide(&state, &caller, id.into_inner(), &body).await?;
+    let id = path_id(id.into_inner(), "no such closure")?;
+    let closure = signoff::decide(&state, &caller, id, &body).await?;
     Ok(web::Json(ClosureView::from(&closure)))
 }
 
@@ -68,10 +86,15 @@ pub async fn decide(
     request_body = ReopenRequest,
     responses(
         (status = 200, description = "Reopened, version + 1", body = ClosureView),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem),
-        (status = 409, description = "Not signed off or rejected, or stale expected_version", body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, description = "Below inspector, or not an officer", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such closure, or another force's", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "Not signed off or rejected, or stale expected_version", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = p::PayloadTooLarge),
+        (status = 415, response = p::UnsupportedMediaType),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -82,6 +105,7 @@ pub async fn reopen(
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> AppResult<web::Json<ClosureView>> {
-    let closure = signoff::reopen(&state, &caller, id.into_inner(), &body).await?;
+    let id = path_id(id.into_inner(), "no such closure")?;
+    let closure = signoff::reopen(&state, &caller, id, &body).await?;
     Ok(web::Json(ClosureView::from(&closure)))
 }

@@ -1,6 +1,8 @@
 //! `/api/v1/users`: accounts, managed by admins.
 
-use super::params::{Page, decode_cursor, page_limit, paginate};
+use super::params::{Page, decode_cursor, page_limit, paginate, path_id};
+use super::problems::{self as p, PROBLEM_JSON};
+use super::schemas;
 use crate::app::AppState;
 use crate::audit::{self, Action, Event};
 use crate::auth::{AuthUser, accounts, password};
@@ -52,16 +54,21 @@ impl From<&UserRow> for UserView {
 #[allow(dead_code)]
 pub struct CreateUserRequest {
     /// Letters, digits and `. _ - @`, 1 to 64 characters; unique.
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
     username: String,
     /// At least 12 characters.
+    #[schema(min_length = 12, max_length = 1024)]
     password: String,
+    #[schema(min_length = 1, max_length = 200)]
     display_name: String,
     role: Role,
     /// Required for officers, null otherwise. A `detective_` prefix is accepted and dropped.
     rank: Option<Rank>,
     /// Required for officers, null otherwise.
+    #[schema(min_length = 1, max_length = 32)]
     officer_id: Option<String>,
     /// Required for force_system and officer, optional for auditor (none: national), null for admin.
+    #[schema(schema_with = schemas::force_id)]
     force_id: Option<String>,
 }
 
@@ -73,14 +80,17 @@ pub struct PatchUserRequest {
     active: Option<bool>,
     /// Officers only.
     rank: Option<Rank>,
+    #[schema(min_length = 1, max_length = 200)]
     display_name: Option<String>,
     /// At least 12 characters; revokes live tokens.
+    #[schema(min_length = 12, max_length = 1024)]
     password: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
     /// Page length, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -98,10 +108,14 @@ pub struct UserPage {
     request_body = CreateUserRequest,
     responses(
         (status = 201, description = "Created; `Location` names it", body = UserView),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, description = "User name taken", body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 409, description = "User name taken", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = p::PayloadTooLarge),
+        (status = 415, response = p::UnsupportedMediaType),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -133,8 +147,11 @@ pub async fn create_user(
     params(ListQuery),
     responses(
         (status = 200, body = UserPage),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -166,7 +183,10 @@ pub async fn list_users(
     params(("id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, body = UserView),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 404, response = p::NotFound),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -177,7 +197,7 @@ pub async fn get_user(
     id: web::Path<String>,
 ) -> AppResult<web::Json<UserView>> {
     caller.require(&[Role::Admin], ADMIN_ONLY)?;
-    let id = id.into_inner();
+    let id = path_id(id.into_inner(), "no such user")?;
     let row = state.db.read(move |c| users::find(c, &id)).await?;
     row.map(|r| web::Json(UserView::from(&r)))
         .ok_or_else(|| AppError::NotFound("no such user".into()))
@@ -191,10 +211,15 @@ pub async fn get_user(
     request_body = PatchUserRequest,
     responses(
         (status = 200, body = UserView),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem),
-        (status = 409, description = "It would leave no active admin", body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 404, response = p::NotFound),
+        (status = 409, description = "It would leave no active admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = p::PayloadTooLarge),
+        (status = 415, response = p::UnsupportedMediaType),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]
@@ -206,7 +231,7 @@ pub async fn patch_user(
     body: web::Json<Value>,
 ) -> AppResult<web::Json<UserView>> {
     caller.require(&[Role::Admin], ADMIN_ONLY)?;
-    let id = id.into_inner();
+    let id = path_id(id.into_inner(), "no such user")?;
     let lookup = id.clone();
     let target = state
         .db

@@ -1,5 +1,7 @@
 //! `/api/v1/volumes`: monthly totals of VAWG crimes finalised.
 
+use super::problems::{self as p, PROBLEM_JSON};
+use super::schemas;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::db::rfc3339;
@@ -14,13 +16,17 @@ use utoipa::ToSchema;
 #[allow(dead_code)]
 pub struct VolumeRequest {
     /// The caller's own force.
+    #[schema(schema_with = schemas::force_id)]
     force_id: String,
     /// Absent for the force as a whole.
+    #[schema(min_length = 1, max_length = 128)]
     division: Option<String>,
-    /// `YYYY-MM`.
+    #[schema(schema_with = schemas::month)]
     month: String,
+    #[schema(schema_with = schemas::offence_category)]
     offence_category: String,
     /// 0 to 10,000,000.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     finalised_total: i64,
 }
 
@@ -41,9 +47,13 @@ pub struct VolumeView {
     request_body = VolumeRequest,
     responses(
         (status = 200, body = VolumeView),
-        (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, description = "Not the force system of that force", body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 400, response = p::BadRequest),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, description = "Not the force system of that force", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, response = p::PayloadTooLarge),
+        (status = 415, response = p::UnsupportedMediaType),
+        (status = 422, response = p::UnprocessableEntity),
+        (status = 503, response = p::ServiceUnavailable),
     ),
     security(("bearer" = []))
 )]

@@ -59,6 +59,11 @@ fn password(f: &Fields, errs: &mut Errors, required: bool) -> Option<String> {
         errs.add("password", "must be a string");
         return None;
     };
+    // As every text field (and sign-in reads the password as one).
+    if s.contains('\0') {
+        errs.add("password", "must not contain the NUL character (U+0000)");
+        return None;
+    }
     let n = s.chars().count();
     if n < PASSWORD_MIN_CHARS {
         errs.add(
@@ -240,6 +245,15 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e[0].message, "must be at least 12 characters");
+    }
+
+    #[test]
+    fn passwords_hold_no_nul_character() {
+        let body = json!({"username": "a", "password": "correct horse\0battery", "display_name": "A", "role": "admin"});
+        assert_eq!(fields(parse_new_user(&body)), ["password"]);
+        assert!(
+            parse_user_patch(&json!({"password": "correct horse\0battery"}), Role::Admin).is_err()
+        );
     }
 
     #[test]

@@ -100,6 +100,14 @@ impl<'a> Fields<'a> {
             errs.add(self.path(key), "must be a string");
             return None;
         };
+        // PostgreSQL text cannot hold U+0000; refused alike on both backends.
+        if s.contains('\0') {
+            errs.add(
+                self.path(key),
+                "must not contain the NUL character (U+0000)",
+            );
+            return None;
+        }
         let n = s.chars().count();
         if n < len.0 || n > len.1 {
             let msg = if len.0 == len.1 {
@@ -258,6 +266,17 @@ mod tests {
         assert_eq!(f.optional_str("a", (1, 3), &mut errs), None);
         assert!(errs.is_empty());
         assert!(Fields::root(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        let body = json!({"a": "x\0y", "r": ["ok", "\0"]});
+        let f = Fields::root(&body).unwrap();
+        let mut errs = Errors::default();
+        assert_eq!(f.required_str("a", (1, 10), &mut errs), None);
+        assert_eq!(f.optional_str_array("r", 5, (1, 5), &mut errs), None);
+        let fields: Vec<_> = errs.into_vec().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["a", "r[1]"]);
     }
 
     #[test]

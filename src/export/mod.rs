@@ -13,23 +13,28 @@ fn is_formula_start(b: Option<&u8>) -> bool {
     matches!(b, Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
 }
 
+/// Whether `cell` is some `'` (maybe none) followed by a formula character:
+/// the cells [`neutralize`] prefixes.
+fn needs_prefix(cell: &str) -> bool {
+    is_formula_start(cell.trim_start_matches('\'').as_bytes().first())
+}
+
 /// Neutralises a cell for spreadsheets: one that begins with `=`, `+`, `-`, `@`,
-/// tab or carriage return is prefixed with `'` (API.md, "Exports").
+/// tab or carriage return is prefixed with `'` (API.md, "Exports"). So that
+/// [`restore`] is an exact inverse, text that already begins with quotes and
+/// then one of those characters (`'=x`) gets one more quote as well.
 pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
-    if is_formula_start(cell.as_bytes().first()) {
+    if needs_prefix(cell) {
         format!("'{cell}").into()
     } else {
         cell.into()
     }
 }
 
-/// The inverse of [`neutralize`], for tools that read the CSV back: a leading
-/// `'` is dropped where it stands before one of those characters. (A value that
-/// itself began with `'` and then one of them cannot be told apart; no column
-/// the service writes begins with `'` except text a person typed.)
+/// The exact inverse of [`neutralize`], for tools that read the CSV back.
 pub fn restore(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if is_formula_start(rest.as_bytes().first()) => rest,
+        Some(rest) if needs_prefix(cell) => rest,
         _ => cell,
     }
 }
@@ -45,8 +50,13 @@ mod tests {
             assert!(n.starts_with('\''), "{s}");
             assert_eq!(restore(&n), s);
         }
-        for s in ["plain", "", "12", "{\"a\":1}", "'quoted"] {
+        for s in ["plain", "", "12", "{\"a\":1}", "'quoted", "'"] {
             assert_eq!(neutralize(s), s);
+            assert_eq!(restore(&neutralize(s)), s);
+        }
+        // Text that itself begins with quotes before a formula character.
+        for s in ["'=x", "''-1", "'\tx"] {
+            assert_eq!(neutralize(s), format!("'{s}"));
             assert_eq!(restore(&neutralize(s)), s);
         }
     }
