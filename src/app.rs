@@ -134,7 +134,7 @@ impl Application {
             GroupOptions {
                 writers: match (settings.ingest_writers, db.backend()) {
                     (0, Backend::Sqlite) => 1,
-                    (0, Backend::Postgres) => 4,
+                    (0, Backend::Postgres) => 2,
                     (n, _) => n,
                 },
                 max_weight: 1000,

@@ -19,7 +19,7 @@ const INTERVAL: Duration = Duration::from_millis(100);
 
 /// WAL pages past which a committing writer checkpoints by itself (the
 /// backstop, should this thread fall behind).
-pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 50_000;
 
 /// Stops the thread when the last clone of the database handle is dropped.
 pub struct Checkpointer {
