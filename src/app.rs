@@ -176,6 +176,14 @@ impl Application {
             app.default_service(web::to(api::not_found))
                 .wrap(from_fn(telemetry::observe))
         })
+        // Without TCP_NODELAY a streamed response's last small write waits for
+        // the client's delayed ACK: +40 ms on every export over a kept-alive
+        // connection (measured).
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .workers(workers)
         .shutdown_timeout(settings.shutdown_timeout_seconds)
         .listen(listener)

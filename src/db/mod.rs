@@ -107,14 +107,19 @@ struct SqlitePragmas {
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(&format!("{} {}", sqlite_pragmas(self.busy_timeout_ms), self.extra))
-            .map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(&format!(
+            "{} {}",
+            sqlite_pragmas(self.busy_timeout_ms),
+            self.extra
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
-/// PRAGMAs of the one writer connection: a 32 MiB page cache (every insert
-/// touches a page of each index).
-const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -32768;";
+/// PRAGMAs of the one writer connection: a 16 MiB page cache (every insert
+/// touches a page of each index; more would count against the export's memory
+/// budget once the sequencer has read a large backlog through it).
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -16384;";
 
 /// PRAGMAs set on every SQLite connection. `synchronous = NORMAL` in WAL mode
 /// survives a crash of the process (a committed transaction is in the WAL); only
