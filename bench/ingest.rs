@@ -146,14 +146,6 @@ async fn service_run(
     }
 }
 
-fn bodies(prefix: &str, n: usize) -> Arc<Vec<Vec<u8>>> {
-    Arc::new(
-        (0..n as u64)
-            .map(|i| serde_json::to_vec(&closure("kent", i, prefix)).unwrap())
-            .collect(),
-    )
-}
-
 #[tokio::main]
 async fn main() {
     let seconds = env_or("BENCH_SECONDS", 10) as f64;
@@ -241,7 +233,7 @@ async fn main() {
         token,
         rate,
         seconds,
-        bodies(&format!("OPEN-{}", uuid::Uuid::new_v4().simple()), n),
+        closure_bodies(&format!("OPEN-{}", uuid::Uuid::new_v4().simple()), n),
     )
     .await;
     drop(server);

@@ -87,14 +87,6 @@ async fn login_storm(
     (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
 }
 
-fn bodies(prefix: &str, n: usize) -> Arc<Vec<Vec<u8>>> {
-    Arc::new(
-        (0..n as u64)
-            .map(|i| serde_json::to_vec(&closure("kent", i, prefix)).unwrap())
-            .collect(),
-    )
-}
-
 #[tokio::main]
 async fn main() {
     let seconds = env_or("BENCH_SECONDS", 10) as f64;
@@ -137,7 +129,7 @@ async fn main() {
         sys.clone(),
         storm_rate,
         seconds,
-        bodies("QUIET", n),
+        closure_bodies("QUIET", n),
     )
     .await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -148,7 +140,7 @@ async fn main() {
         stop.clone(),
     ));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let loud = open_loop(url, sys, storm_rate, seconds, bodies("STORM", n)).await;
+    let loud = open_loop(url, sys, storm_rate, seconds, closure_bodies("STORM", n)).await;
     stop.store(true, Ordering::Relaxed);
     let (storm_logins, _) = storm.await.unwrap();
     out.push_str(&format!(

@@ -312,21 +312,7 @@ pub async fn closed_loop(
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let payload = serde_json::to_vec(&body(n)).unwrap();
                 let t = Instant::now();
-                let res = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(payload)
-                    .send()
-                    .await;
-                let ok = match res {
-                    Ok(r) => {
-                        let good = r.status().is_success();
-                        let _ = r.bytes().await;
-                        good
-                    }
-                    Err(_) => false,
-                };
+                let ok = post_json(&client, &url, &token, payload).await;
                 s.latencies_us.push(t.elapsed().as_micros() as u64);
                 s.requests += 1;
                 if ok { s.items += items } else { s.errors += 1 }
@@ -344,6 +330,34 @@ pub async fn closed_loop(
     }
     all.seconds = start.elapsed().as_secs_f64();
     all
+}
+
+/// POSTs a JSON body and reads the whole answer: whether it was a 2xx.
+async fn post_json(client: &reqwest::Client, url: &str, token: &str, body: Vec<u8>) -> bool {
+    let res = client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await;
+    match res {
+        Ok(r) => {
+            let good = r.status().is_success();
+            let _ = r.bytes().await;
+            good
+        }
+        Err(_) => false,
+    }
+}
+
+/// `n` closures of Kent as JSON bodies, made before a run.
+pub fn closure_bodies(prefix: &str, n: usize) -> Arc<Vec<Vec<u8>>> {
+    Arc::new(
+        (0..n as u64)
+            .map(|i| serde_json::to_vec(&closure("kent", i, prefix)).unwrap())
+            .collect(),
+    )
 }
 
 /// Open loop: requests leave on a fixed schedule (`rate` per second for
@@ -372,21 +386,7 @@ pub async fn open_loop(
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
         let body = bodies[i % bodies.len()].clone();
         tasks.push(tokio::spawn(async move {
-            let res = client
-                .post(&url)
-                .bearer_auth(&token)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await;
-            let ok = match res {
-                Ok(r) => {
-                    let good = r.status().is_success();
-                    let _ = r.bytes().await;
-                    good
-                }
-                Err(_) => false,
-            };
+            let ok = post_json(&client, &url, &token, body).await;
             (ok, due.elapsed().as_micros() as u64)
         }));
     }
