@@ -51,9 +51,46 @@ pub fn insert(conn: &mut Conn, row: &NewEventRow) -> AppResult<i64> {
 
 /// Appends many events in order (multi-row inserts).
 pub fn insert_all(conn: &mut Conn, rows: &[NewEventRow]) -> AppResult<()> {
-    for chunk in rows.chunks(1000) {
-        with_conn!(conn, c => diesel::insert_into(audit_events::table).values(chunk).execute(c))?;
+    match conn {
+        Conn::Sqlite(c) => {
+            for chunk in rows.chunks(1000) {
+                diesel::insert_into(audit_events::table)
+                    .values(chunk)
+                    .execute(*c)?;
+            }
+        }
+        Conn::Postgres(c) => insert_all_pg(c, rows)?,
     }
+    Ok(())
+}
+
+/// PostgreSQL: all rows in one statement whose text never changes (one array
+/// per column, unnested in order), parsed and planned once per connection.
+fn insert_all_pg<'a>(c: &mut diesel::PgConnection, rows: &[NewEventRow<'a>]) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    let col = |f: fn(&NewEventRow<'a>) -> Option<&'a str>| rows.iter().map(f).collect::<Vec<_>>();
+    diesel::sql_query(
+        "INSERT INTO audit_events (at, action, actor_user_id, actor_username, actor_role, \
+         actor_rank, actor_force_id, closure_id, force_id, request_id, details) \
+         SELECT at, action, actor_user_id, actor_username, actor_role, actor_rank, \
+         actor_force_id, closure_id, force_id, request_id, details \
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY \
+         AS u(at, action, actor_user_id, actor_username, actor_role, actor_rank, \
+         actor_force_id, closure_id, force_id, request_id, details, n) ORDER BY n",
+    )
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.at).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.action).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_user_id))
+    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_username))
+    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_role))
+    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_rank))
+    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_force_id))
+    .bind::<Array<Nullable<Text>>, _>(col(|r| r.closure_id))
+    .bind::<Array<Nullable<Text>>, _>(col(|r| r.force_id))
+    .bind::<Array<Nullable<Text>>, _>(col(|r| r.request_id))
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.details.as_str()).collect::<Vec<_>>())
+    .execute(c)?;
     Ok(())
 }
 
