@@ -151,12 +151,13 @@ pub fn insert_new(conn: &mut Conn, rows: &[ClosureRow]) -> AppResult<Vec<String>
                     inserted.push(row.id.clone());
                 }
             }
+            if !inserted.is_empty() {
+                super::trend_versions::bump(conn)?;
+            }
         }
-        // PostgreSQL: one round trip, one prepared statement.
+        // PostgreSQL: one round trip, one prepared statement (which also bumps
+        // the trend version when it stores anything).
         Conn::Postgres(c) => inserted.extend(insert_new_pg(c, rows)?),
-    }
-    if !inserted.is_empty() {
-        super::trend_versions::bump(conn)?;
     }
     Ok(inserted)
 }
@@ -344,13 +345,16 @@ fn insert_new_pg(c: &mut PgConnection, rows: &[ClosureRow]) -> QueryResult<Vec<S
                 .map(|r| r.decision_rationale.as_deref())
                 .collect::<Vec<_>>(),
         )
+        .bind::<Integer, _>(super::trend_versions::random_shard())
         .load(c)?;
     Ok(inserted.into_iter().map(|r| r.id).collect())
 }
 
-const INSERT_UNNEST: &str = "INSERT INTO closures (id, force_id, source_event_id, division, crime_reference, offence_category, home_office_offence_code, domestic_abuse_flag, outcome_code, named_suspect, crime_recorded_at, closure_proposed_at, proposed_by_officer_id, proposed_by_rank, rationale, victim_wishes_recorded, evidence_led_prosecution_considered, safeguarding_in_place, victim_informed, risk_level, evidence_references, victim_sex, victim_age_band, victim_ethnicity, victim_disability, victim_religion_or_belief, victim_sexual_orientation, victim_gender_reassignment, victim_marriage_or_civil_partnership, victim_pregnancy_or_maternity, review_flags, content_hash, status, version, received_at, received_by_user_id, decision, decided_by_user_id, decided_by_officer_id, decided_by_rank, decided_at, decision_rationale) \
+const INSERT_UNNEST: &str = "WITH ins AS (INSERT INTO closures (id, force_id, source_event_id, division, crime_reference, offence_category, home_office_offence_code, domestic_abuse_flag, outcome_code, named_suspect, crime_recorded_at, closure_proposed_at, proposed_by_officer_id, proposed_by_rank, rationale, victim_wishes_recorded, evidence_led_prosecution_considered, safeguarding_in_place, victim_informed, risk_level, evidence_references, victim_sex, victim_age_band, victim_ethnicity, victim_disability, victim_religion_or_belief, victim_sexual_orientation, victim_gender_reassignment, victim_marriage_or_civil_partnership, victim_pregnancy_or_maternity, review_flags, content_hash, status, version, received_at, received_by_user_id, decision, decided_by_user_id, decided_by_officer_id, decided_by_rank, decided_at, decision_rationale) \
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::integer[], $10::boolean[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::boolean[], $17::boolean[], $18::boolean[], $19::boolean[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::text[], $34::bigint[], $35::bigint[], $36::text[], $37::text[], $38::text[], $39::text[], $40::text[], $41::bigint[], $42::text[]) \
-     ON CONFLICT (force_id, source_event_id) DO NOTHING RETURNING id";
+     ON CONFLICT (force_id, source_event_id) DO NOTHING RETURNING id), \
+     bump AS (UPDATE trend_versions SET n = n + 1 WHERE shard = $43 AND EXISTS (SELECT 1 FROM ins)) \
+     SELECT id FROM ins";
 
 /// For the given `source_event_id`s of one force: (source_event_id, id, content_hash).
 pub fn stored_keys(

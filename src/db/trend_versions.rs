@@ -14,11 +14,16 @@ const SHARDS: i32 = 16;
 /// Adds one to a shard picked at random (concurrent writers rarely pick the
 /// same one), inside the caller's transaction.
 pub fn bump(conn: &mut Conn) -> AppResult<()> {
-    let shard = (rand::random::<u32>() % SHARDS as u32) as i32;
+    let shard = random_shard();
     with_conn!(conn, c => diesel::update(trend_versions::table.find(shard))
         .set(trend_versions::n.eq(trend_versions::n + 1))
         .execute(c))?;
     Ok(())
+}
+
+/// A shard picked at random.
+pub fn random_shard() -> i32 {
+    (rand::random::<u32>() % SHARDS as u32) as i32
 }
 
 /// The sum of the shards: it grows with every commit that called [`bump`].
