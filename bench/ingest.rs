@@ -161,7 +161,7 @@ async fn main() {
     };
     let pg_tps = pgbench_run();
     let alone = sqlite_alone(concurrency, seconds);
-    let repeats = env_or("BENCH_PG_REPEATS", 3) as usize;
+    let repeats = env_or("BENCH_PG_REPEATS", 5) as usize;
     let mut pairs = Vec::new();
 
     // The service as deployed (sequencer on), each run on a fresh database.
