@@ -1401,9 +1401,9 @@ fn leaf_after_export(e: &CanonicalEvent, csv: bool) -> String {
 /// in the details is written by serde_json with the shortest digits that name
 /// it, but serde_json reads some of them back one bit off unless its
 /// `float_roundtrip` feature is on; the leaf recomputed from an export (or from
-/// the stored text by any correct JSON reader) then differs. No event of the
-/// service holds a float today. Passes once `serde_json` is built with
-/// `features = ["float_roundtrip"]` (a change to Cargo.toml's dependencies).
+/// the stored text by any correct JSON reader) then differed. No event of the
+/// service holds a float today. Fixed by building `serde_json` with
+/// `features = ["float_roundtrip"]`.
 #[test]
 fn exported_float_details_keep_their_leaf() {
     for f in [
@@ -1421,12 +1421,13 @@ fn exported_float_details_keep_their_leaf() {
     }
 }
 
-/// Found by `csv_export_round_trips`: the CSV export prefixes `'` to a cell
-/// that starts with a formula character, and the reader drops a leading `'`
-/// before one; so text that itself starts with `'=` (or `'+`, `'-`, `'@`,
-/// tab, CR) reads back without its quote. A failed sign-in records the user
-/// name tried, so anyone can put such text in the log, and the offline
-/// verifier then reports an intact log as altered. NDJSON is not affected.
+/// Found by `csv_export_round_trips`: the CSV export prefixed `'` only to a
+/// cell that starts with a formula character and the reader dropped a leading
+/// `'` before one, so text that itself starts with `'=` (or `'+`, `'-`, `'@`,
+/// tab, CR) read back without its quote; a failed sign-in records the user
+/// name tried, so anyone could put such text in the log and make the offline
+/// verifier report an intact log as altered. Fixed: such text gets one more
+/// `'`, and the reader takes exactly one off.
 #[test]
 fn csv_export_keeps_text_that_starts_with_a_quote() {
     for name in ["'=cmd", "'-1", "'@x", "'\tx"] {
