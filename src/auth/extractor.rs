@@ -2,6 +2,7 @@
 //! against the database on every request: a deactivated user, or one whose
 //! password has changed since, is refused at once.
 
+use super::token::token_is_current;
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::db::users::{self, UserRow};
@@ -146,7 +147,7 @@ fn authenticate(
             }
         };
         match row {
-            Some(row) if row.active && row.token_generation == claims.r#gen => {
+            Some(row) if token_is_current(row.active, row.token_generation, claims.r#gen) => {
                 AuthUser::from_row(&row, request_id)
             }
             Some(row) if !row.active => Err(unauthorized("the user is deactivated")),

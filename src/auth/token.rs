@@ -13,6 +13,13 @@ pub struct Claims {
     pub r#gen: i64,
 }
 
+/// Whether a token issued at generation `token_gen` still speaks for a user who
+/// is `active` with generation `user_gen` (deactivation and a new password
+/// raise the generation).
+pub fn token_is_current(active: bool, user_gen: i64, token_gen: i64) -> bool {
+    active && user_gen == token_gen
+}
+
 /// The signing keys and token lifetime, built once at start-up.
 #[derive(Clone)]
 pub struct TokenKeys {

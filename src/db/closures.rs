@@ -8,9 +8,8 @@ use crate::error::{AppError, AppResult};
 use diesel::PgConnection;
 use diesel::prelude::*;
 
-/// Rows per multi-row insert: 42 columns × 400 rows stays under SQLite's limit
-/// of 32,766 bound values.
-const INSERT_CHUNK: usize = 400;
+/// Keys per `IN (…)` lookup, well under SQLite's limit of 32,766 bound values.
+const KEYS_CHUNK: usize = 400;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = closures)]
@@ -363,7 +362,7 @@ pub fn stored_keys(
     source_event_ids: &[&str],
 ) -> AppResult<Vec<(String, String, String)>> {
     let mut out = Vec::new();
-    for chunk in source_event_ids.chunks(INSERT_CHUNK) {
+    for chunk in source_event_ids.chunks(KEYS_CHUNK) {
         let found: Vec<(String, String, String)> = with_conn!(conn, c => closures::table
             .filter(closures::force_id.eq(force_id))
             .filter(closures::source_event_id.eq_any(chunk))

@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::audit::{self, Action, Actor, Event};
 use crate::auth::AuthUser;
 use crate::auth::extractor::unauthorized;
+use crate::auth::token::token_is_current;
 use crate::db::closures::{self, ClosureRow};
 use crate::db::group::{GroupOptions, GroupWriter};
 use crate::db::now_micros;
@@ -190,7 +191,11 @@ fn store_group(c: &mut Conn, jobs: &[StoreJob]) -> AppResult<Vec<AppResult<Store
         .collect();
     let allowed: Vec<bool> = jobs
         .iter()
-        .map(|j| tokens.get(&j.user_id) == Some(&(true, j.token_generation)))
+        .map(|j| {
+            tokens.get(&j.user_id).is_some_and(|&(active, generation)| {
+                token_is_current(active, generation, j.token_generation)
+            })
+        })
         .collect();
     let jobs_allowed = || {
         jobs.iter()
