@@ -63,7 +63,9 @@ pub struct UnprocessableEntity(Problem);
 )]
 pub struct TooManyRequests(Problem);
 
-/// The database cannot be reached; the service recovers by itself when it returns.
+/// The database cannot be reached (the service recovers by itself when it
+/// returns), or the service is at a limit it sets itself: too many posts waiting
+/// for the ingest writer, or too many sign-ins waiting for a password check.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
