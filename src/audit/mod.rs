@@ -19,6 +19,7 @@ use serde_json::Value;
 pub enum Action {
     AuthLogin,
     AuthLoginFailed,
+    AuthLoginThrottled,
     UserCreated,
     UserUpdated,
     ClosureCreated,
@@ -26,8 +27,10 @@ pub enum Action {
     ClosureRejected,
     ClosureReopened,
     ClosureViewed,
+    ClosureListed,
     VolumeSet,
     ExportDownloaded,
+    ExportCompleted,
 }
 
 impl Action {
@@ -35,6 +38,7 @@ impl Action {
         match self {
             Action::AuthLogin => "auth.login",
             Action::AuthLoginFailed => "auth.login_failed",
+            Action::AuthLoginThrottled => "auth.login_throttled",
             Action::UserCreated => "user.created",
             Action::UserUpdated => "user.updated",
             Action::ClosureCreated => "closure.created",
@@ -42,8 +46,10 @@ impl Action {
             Action::ClosureRejected => "closure.rejected",
             Action::ClosureReopened => "closure.reopened",
             Action::ClosureViewed => "closure.viewed",
+            Action::ClosureListed => "closure.listed",
             Action::VolumeSet => "volume.set",
             Action::ExportDownloaded => "export.downloaded",
+            Action::ExportCompleted => "export.completed",
         }
     }
 }
