@@ -3,6 +3,7 @@
 //! review flags the service raises for the reviewer.
 
 use super::forces::is_known_force;
+use super::officers::{OFFICER_ID_LEN, officer_id_problem};
 use super::ranks::Rank;
 use super::validation::{Errors, FieldError, Fields};
 use chrono::{DateTime, Utc};
@@ -273,7 +274,11 @@ pub fn parse_closure(body: &Value, now: DateTime<Utc>) -> Result<ClosureInput, V
         let path = f.path("proposed_by");
         match f.object("proposed_by", &path, &mut errs) {
             Some(p) => {
-                let officer_id = p.required_str("officer_id", (1, 32), &mut errs);
+                let mut officer_id = p.required_str("officer_id", OFFICER_ID_LEN, &mut errs);
+                if let Some(problem) = officer_id.as_deref().and_then(officer_id_problem) {
+                    errs.add(p.path("officer_id"), problem);
+                    officer_id = None;
+                }
                 let rank = match p.get("rank") {
                     None => {
                         errs.add(p.path("rank"), "is required");

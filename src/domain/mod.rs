@@ -7,6 +7,7 @@
 pub mod access;
 pub mod closures;
 pub mod forces;
+pub mod officers;
 pub mod ranks;
 pub mod roles;
 pub mod signoff;

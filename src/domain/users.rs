@@ -2,6 +2,7 @@
 //! (API.md, "Auth and users").
 
 use super::forces::is_known_force;
+use super::officers::{OFFICER_ID_LEN, officer_id_problem};
 use super::ranks::Rank;
 use super::roles::{Requirement, Role};
 use super::validation::{Errors, FieldError, Fields};
@@ -12,7 +13,6 @@ pub const PASSWORD_MIN_CHARS: usize = 12;
 pub const PASSWORD_MAX_CHARS: usize = 1024;
 const USERNAME_LEN: (usize, usize) = (1, 64);
 const DISPLAY_NAME_LEN: (usize, usize) = (1, 200);
-const OFFICER_ID_LEN: (usize, usize) = (1, 32);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {
@@ -123,6 +123,9 @@ pub fn parse_new_user(body: &Value) -> Result<NewUser, Vec<FieldError>> {
     };
     let rank = rank(&f, &mut errs);
     let officer_id = f.optional_str("officer_id", OFFICER_ID_LEN, &mut errs);
+    if let Some(problem) = officer_id.as_deref().and_then(officer_id_problem) {
+        errs.add("officer_id", problem);
+    }
     let force_id = f.optional_str("force_id", (1, 64), &mut errs);
     if let Some(id) = &force_id
         && !is_known_force(id)

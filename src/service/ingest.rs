@@ -16,6 +16,8 @@ use crate::db::{Conn, Db};
 use crate::domain::access::may_post_closures;
 use crate::domain::closures::{parse_closure, posted_force, review_flags};
 use crate::domain::is_known_force;
+use crate::domain::signoff::poster_may_propose;
+use crate::domain::validation::FieldError;
 use crate::error::{AppError, AppResult};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -71,7 +73,31 @@ pub async fn ingest(
             ))));
             continue;
         }
-        match parse_closure(body, now) {
+        // Separation of duties: an officer posting names itself as the proposer,
+        // judged with every other field so that all failing fields come at once.
+        let proposer_error = |proposer: &str| {
+            poster_may_propose(caller.role, caller.officer_id.as_deref(), proposer)
+                .err()
+                .map(|message| FieldError {
+                    field: PROPOSER_FIELD.into(),
+                    message,
+                })
+        };
+        let parsed = match parse_closure(body, now) {
+            Err(mut errors) => {
+                if !errors.iter().any(|e| e.field == PROPOSER_FIELD)
+                    && let Some(e) = raw_proposer(body).and_then(proposer_error)
+                {
+                    errors.push(e);
+                }
+                Err(errors)
+            }
+            Ok(input) => match proposer_error(&input.proposed_by.officer_id) {
+                Some(e) => Err(vec![e]),
+                None => Ok(input),
+            },
+        };
+        match parsed {
             Err(errors) => outcomes.push(Some(Outcome::Refused(AppError::Validation(errors)))),
             Ok(input) => {
                 let flags = review_flags(&input);
@@ -266,6 +292,13 @@ fn store_group(c: &mut Conn, jobs: &[StoreJob]) -> AppResult<Vec<AppResult<Store
             })
         })
         .collect())
+}
+
+const PROPOSER_FIELD: &str = "proposed_by.officer_id";
+
+/// The proposer's officer id as posted, when it is a string.
+fn raw_proposer(body: &Value) -> Option<&str> {
+    body.get("proposed_by")?.get("officer_id")?.as_str()
 }
 
 fn reused() -> AppError {

@@ -285,13 +285,19 @@ async fn who_may_post_and_for_which_force(b: Backend) {
     let mut bad = closure_body("essex", "F-1");
     bad["outcome_code"] = json!(3);
     problem(app.post("/api/v1/closures", &sys, &bad).await, 403).await;
-    // An officer of the force may post for it.
-    assert_eq!(
-        app.post_closure(&officer, &closure_body("kent", "F-2"))
-            .await
-            .0,
-        201
-    );
+    // An officer of the force may post for it, naming itself as the proposer
+    // (letter case aside); naming another officer is a 422 on that field.
+    let mut own = closure_body("kent", "F-2");
+    own["proposed_by"]["officer_id"] = json!("5001");
+    assert_eq!(app.post_closure(&officer, &own).await.0, 201);
+    let mut naming_other = closure_body("kent", "F-2b");
+    naming_other["proposed_by"]["officer_id"] = json!("4471");
+    let p = problem(
+        app.post("/api/v1/closures", &officer, &naming_other).await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["proposed_by.officer_id"]);
     for token in [&auditor, &national, &app.admin_token] {
         problem(
             app.post("/api/v1/closures", token, &closure_body("kent", "F-3"))

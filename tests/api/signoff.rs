@@ -12,6 +12,7 @@ on_both_backends!(
     reopen_and_decide_again,
     concurrent_decisions_have_one_winner,
     volumes_are_set_and_audited,
+    separation_of_duties_cannot_be_sidestepped,
 );
 
 fn approve() -> Value {
@@ -393,4 +394,89 @@ async fn volumes_are_set_and_audited(b: Backend) {
         error_fields(&p),
         ["month", "offence_category", "finalised_total"]
     );
+}
+
+/// API.md, "Roles and scope": an officer never decides a closure it proposed
+/// (officer ids compared ignoring case) or posted, and an officer who posts
+/// names itself as the proposer; an officer id with whitespace at either end
+/// is refused.
+async fn separation_of_duties_cannot_be_sidestepped(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, sys) = app.user("force_system", Some("kent"), None).await;
+    let (_, insp) = app.officer("kent", "inspector", "ab12").await;
+    let decide = |id: &str| format!("/api/v1/closures/{id}/decision");
+
+    // An inspector posting a closure that names another officer as proposer,
+    // to approve it itself: refused at the post.
+    let mut body = closure_body("kent", "SOD-1");
+    body["proposed_by"]["officer_id"] = json!("4471");
+    let p = problem(app.post("/api/v1/closures", &insp, &body).await, 422).await;
+    assert_eq!(error_fields(&p), ["proposed_by.officer_id"]);
+    // ... judged with every other field at once.
+    body["outcome_code"] = json!(3);
+    let p = problem(app.post("/api/v1/closures", &insp, &body).await, 422).await;
+    let mut fields = error_fields(&p);
+    fields.sort();
+    assert_eq!(fields, ["outcome_code", "proposed_by.officer_id"]);
+    // The batch judges each item the same way.
+    let res: Value = app
+        .post(
+            "/api/v1/closures/batch",
+            &insp,
+            &json!({"closures": [body]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["results"][0]["status"], 422, "{res}");
+
+    // Naming itself (in another letter case), it may post, but not decide.
+    let mut own = closure_body("kent", "SOD-2");
+    own["proposed_by"]["officer_id"] = json!("AB12");
+    let (status, c) = app.post_closure(&insp, &own).await;
+    assert_eq!(status, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let p = problem(app.post(&decide(&id), &insp, &approve()).await, 403).await;
+    assert!(p["detail"].as_str().unwrap().contains("proposed"), "{p}");
+
+    // A records system naming "ab12 " (trailing space) as proposer: refused,
+    // so officer ab12 cannot pass for someone else.
+    for bad in ["ab12 ", " ab12", "ab12\t"] {
+        let mut spaced = closure_body("kent", "SOD-3");
+        spaced["proposed_by"]["officer_id"] = json!(bad);
+        let p = problem(app.post("/api/v1/closures", &sys, &spaced).await, 422).await;
+        assert_eq!(error_fields(&p), ["proposed_by.officer_id"], "{bad:?}");
+    }
+    // Posted by the records system for "AB12": ab12 still cannot decide it.
+    let mut upper = closure_body("kent", "SOD-4");
+    upper["proposed_by"]["officer_id"] = json!("AB12");
+    let (_, c) = app.post_closure(&sys, &upper).await;
+    let rms_id = c["id"].as_str().unwrap().to_string();
+    problem(app.post(&decide(&rms_id), &insp, &approve()).await, 403).await;
+
+    // Posted by the inspector itself, whatever proposed_by says now (a row
+    // from before the rule): still refused.
+    app.sql(&format!(
+        "UPDATE closures SET proposed_by_officer_id = '9999' WHERE id = '{id}'"
+    ));
+    let p = problem(app.post(&decide(&id), &insp, &approve()).await, 403).await;
+    assert!(p["detail"].as_str().unwrap().contains("posted"), "{p}");
+
+    // Another inspector may decide what ab12 proposed.
+    let (_, other) = app.officer("kent", "inspector", "2210").await;
+    let res = app.post(&decide(&rms_id), &other, &approve()).await;
+    assert_eq!(res.status().as_u16(), 200);
+
+    // Accounts: an officer id with whitespace at either end is refused.
+    let res = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            &json!({"username": "spaced.officer", "password": PASSWORD, "display_name": "Spaced",
+                    "role": "officer", "rank": "inspector", "officer_id": "2210 ", "force_id": "kent"}),
+        )
+        .await;
+    let p = problem(res, 422).await;
+    assert_eq!(error_fields(&p), ["officer_id"]);
 }
