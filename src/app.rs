@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::db::group::GroupOptions;
 use crate::db::{Backend, DatabaseUrl, Db, PoolOptions, migrations};
 use crate::export::trend_cache::TrendCache;
+use crate::service::audit::VerifyGate;
 use crate::service::ingest::{self, IngestWriter};
 use crate::telemetry::{self, Metrics};
 use actix_web::dev::{Server, ServerHandle};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub users: UserCache,
     /// The group-commit writer of posted closures.
     pub ingest: IngestWriter,
+    /// One verification of the log at a time.
+    pub verify_gate: VerifyGate,
 }
 
 /// The OpenAPI document of every route, generated from the route table.
@@ -84,14 +87,19 @@ pub fn open_log(settings: &Settings, db: &Db) -> Result<Arc<Log>, String> {
         .collect::<Result<Vec<_>, _>>()?;
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", settings.data_dir.display()))?;
-    let log = Arc::new(Log::new(
-        signer,
-        previous,
-        Some(settings.data_dir.join("checkpoints.ndjson")),
-    ));
+    // The witness file exists from the first start, so that verification can
+    // tell a file removed since (a finding) from one never written.
+    let witness = settings.data_dir.join("checkpoints.ndjson");
+    let created = crate::files::ensure_exists(&witness)
+        .map_err(|e| format!("cannot create {}: {e}", witness.display()))?;
+    let log = Arc::new(Log::new(signer, previous, Some(witness.clone())));
     let size = log
         .sync(db)
         .map_err(|e| format!("cannot read the log: {e}"))?;
+    if created && size > 0 {
+        tracing::warn!(path = %witness.display(), tree_size = size,
+            "the witness file was missing although the log holds leaves: created empty; if this instance signed checkpoints before, restore the file (the copies outside the database are what a rewritten database cannot change)");
+    }
     tracing::info!(tree_size = size, verifier_key = %log.signer.verifier_key(), "audit log ready");
     if settings.sequencer_enabled {
         log.round(db)
@@ -142,11 +150,15 @@ impl Application {
             },
         )
         .map_err(|e| format!("cannot start the ingest writer: {e}"))?;
+        let metrics = Metrics::new();
+        for c in log.collectors() {
+            metrics.register(c);
+        }
         let state = web::Data::new(AppState {
             db,
             keys,
             settings: Arc::new(settings.clone()),
-            metrics: Metrics::new(),
+            metrics,
             openapi_json,
             log,
             ingest,
@@ -154,6 +166,7 @@ impl Application {
                 .map_err(|e| format!("cannot start the password threads: {e}"))?,
             trends: TrendCache::default(),
             users: UserCache::new(Duration::from_millis(settings.auth_cache_ms)),
+            verify_gate: VerifyGate::default(),
         });
         let workers = match settings.workers {
             0 => std::thread::available_parallelism()

@@ -18,6 +18,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod export;
+pub mod files;
 pub mod migrate_data;
 pub mod service;
 pub mod telemetry;

@@ -316,7 +316,7 @@ fn verify_offline(
         let closures = closures
             .map(|p| read(p).and_then(|t| export::read_closures(&t)))
             .transpose()?;
-        Ok(verify::verify(&entries, &cps, &keys, closures.as_deref()))
+        Ok(verify::verify(&entries, &cps, &keys, closures.as_deref()).report())
     };
     match run() {
         Ok(report) => {

@@ -122,6 +122,13 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Adds metrics kept elsewhere (the sequencer's) to the exposition.
+    pub fn register(&self, c: Box<dyn prometheus::core::Collector>) {
+        if let Err(e) = self.registry.register(c) {
+            tracing::warn!(error = %e, "a metric could not be registered");
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();

@@ -5,7 +5,7 @@ use super::problems::{self as p, PROBLEM_JSON};
 use crate::app::AppState;
 use crate::audit::log::CheckpointView;
 use crate::audit::merkle::to_hex;
-use crate::audit::verify::{Report, check_stored, read_stored};
+use crate::audit::verify::Report;
 use crate::auth::AuthUser;
 use crate::db::events::{self, EventFilter, EventRow};
 use crate::db::{self, log as store, rfc3339};
@@ -160,8 +160,6 @@ pub async fn list_events(
     )))
 }
 
-const RULE_VERIFY: &str = "the audit log is verified by auditors and admins";
-
 /// The latest signed checkpoint of the log.
 #[utoipa::path(
     tag = "audit",
@@ -313,10 +311,16 @@ pub async fn consistency_proof(
     }))
 }
 
-/// Recomputes everything from the database: every leaf from its event, the
-/// tree, every checkpoint's signature and root (those in the database and those
-/// this instance witnessed outside it), and the closures' state against their
-/// events. Names the first bad event.
+/// Recomputes everything from one consistent snapshot of the database: every
+/// leaf from its event, the tree, every checkpoint's signature and root (those
+/// in the database and those this instance witnessed outside it; a missing or
+/// unreadable witness file is a finding), the content each event vouches for
+/// (the closure as posted, each decision, each reopening's reason) from the
+/// stored closures and decisions, and the closures' status and version replayed
+/// from their events. `first_bad_seq` names the earliest event that is itself
+/// wrong. Memory does not grow with the log; a second verification while one
+/// runs on this instance is a 503 with `Retry-After`. A force auditor's detail
+/// names no closure of another force.
 #[utoipa::path(
     tag = "audit",
     responses(
@@ -332,16 +336,7 @@ pub async fn verify_log(
     state: web::Data<AppState>,
     caller: AuthUser,
 ) -> AppResult<web::Json<Report>> {
-    caller.require(&[Role::Auditor, Role::Admin], RULE_VERIFY)?;
-    let st = state.clone();
-    let report = db::blocking(move || {
-        let stored = st.db.read_blocking(read_stored)?;
-        Ok(check_stored(
-            stored,
-            st.log.witness.as_deref(),
-            &st.log.trusted,
-        ))
-    })
-    .await?;
-    Ok(web::Json(report))
+    Ok(web::Json(
+        crate::service::audit::verify(&state, &caller).await?,
+    ))
 }

@@ -65,7 +65,8 @@ pub struct TooManyRequests(Problem);
 
 /// The database cannot be reached (the service recovers by itself when it
 /// returns), or the service is at a limit it sets itself: too many posts waiting
-/// for the ingest writer, or too many sign-ins waiting for a password check.
+/// for the ingest writer, too many sign-ins waiting for a password check, or
+/// (on `GET /audit/verify`) a verification already running on this instance.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",

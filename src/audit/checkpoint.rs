@@ -11,8 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 const ED25519: u8 = 0x01;
@@ -109,14 +107,8 @@ impl Signer {
                 }
                 let mut seed = [0u8; 32];
                 rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                f.write_all(hex::encode(seed).as_bytes())
-                    .map_err(|e| e.to_string())?;
+                // On disk (flushed, with its folder) before its first signature.
+                crate::files::create_private(path, hex::encode(seed).as_bytes())?;
                 let s = Signer::new(origin, SigningKey::from_bytes(&seed));
                 tracing::warn!(path = %path.display(), verifier_key = %s.verifier_key(), "generated the checkpoint signing key");
                 Ok(s)

@@ -2,8 +2,9 @@
 //! exports, checkpoints, keys and closures back for the offline verifier.
 
 use super::checkpoint::{SignedCheckpoint, TrustedKey};
+use super::content::DecisionContent;
 use super::leaf::{CanonicalEvent, canonical_text};
-use super::verify::{ClosureState, Entry};
+use super::verify::{ClosureRecord, Content, Entry};
 use crate::db::events::{EventRow, by_seqs};
 use crate::db::log::leaves_from;
 use crate::db::{Conn, rfc3339, with_conn};
@@ -237,6 +238,12 @@ fn read_csv(text: &str) -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
+/// One line of the witness file: a checkpoint as the API returns it.
+pub fn read_checkpoint_line(line: &str) -> Result<SignedCheckpoint, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    SignedCheckpoint::parse(v["note"].as_str().ok_or("a checkpoint without a note")?)
+}
+
 /// Checkpoints from a file: one signed note, or NDJSON of checkpoints as the
 /// API returns them (the witness file's format).
 pub fn read_checkpoints(text: &str) -> Result<Vec<SignedCheckpoint>, String> {
@@ -245,10 +252,7 @@ pub fn read_checkpoints(text: &str) -> Result<Vec<SignedCheckpoint>, String> {
             .filter(|l| !l.trim().is_empty())
             // A line cut short by a crash while it was written holds nothing.
             .filter(|l| l.trim_end().ends_with('}'))
-            .map(|l| {
-                let v: Value = serde_json::from_str(l).map_err(|e| e.to_string())?;
-                SignedCheckpoint::parse(v["note"].as_str().ok_or("a checkpoint without a note")?)
-            })
+            .map(read_checkpoint_line)
             .collect()
     } else {
         Ok(vec![SignedCheckpoint::parse(text)?])
@@ -267,9 +271,10 @@ pub fn read_key(text: &str) -> Result<TrustedKey, String> {
     TrustedKey::parse_verifier_key(text)
 }
 
-/// Closures' stored state: NDJSON of closures as the API returns them, or a
-/// closures CSV export (its `id` and `status` columns).
-pub fn read_closures(text: &str) -> Result<Vec<ClosureState>, String> {
+/// Closures as stored: NDJSON of closures as the API returns them (every field
+/// posted and the decisions, so that their content is checked too), or a
+/// closures CSV export (its `id`, `force_id` and `status` columns: status only).
+pub fn read_closures(text: &str) -> Result<Vec<ClosureRecord>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.starts_with("id,") {
         let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
@@ -280,15 +285,19 @@ pub fn read_closures(text: &str) -> Result<Vec<ClosureState>, String> {
                 .position(|h| h == name)
                 .ok_or(format!("no {name} column"))
         };
-        let (id, status) = (col("id")?, col("status")?);
+        let (id, force, status) = (col("id")?, col("force_id")?, col("status")?);
         return r
             .records()
             .map(|rec| {
                 let rec = rec.map_err(|e| e.to_string())?;
-                Ok(ClosureState {
+                Ok(ClosureRecord {
                     id: restore(&rec[id]).to_string(),
+                    force_id: Some(restore(&rec[force]).to_string()),
                     status: restore(&rec[status]).to_string(),
                     version: None,
+                    content: Content::Unknown,
+                    decisions: None,
+                    latest: None,
                 })
             })
             .collect();
@@ -297,11 +306,45 @@ pub fn read_closures(text: &str) -> Result<Vec<ClosureState>, String> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let v: Value = serde_json::from_str(l).map_err(|e| e.to_string())?;
-            Ok(ClosureState {
-                id: opt(&v["id"]).ok_or("a closure without an id")?,
-                status: opt(&v["status"]).ok_or("a closure without a status")?,
-                version: v["version"].as_i64(),
-            })
+            closure_record(&v)
         })
         .collect()
+}
+
+/// A closure as the API shows it, as a record to check.
+fn closure_record(v: &Value) -> Result<ClosureRecord, String> {
+    let id = opt(&v["id"]).ok_or("a closure without an id")?;
+    // The posted fields parse as they did when posted; no instant is too late.
+    let content =
+        match crate::domain::closures::parse_closure(v, chrono::DateTime::<chrono::Utc>::MAX_UTC) {
+            Ok(input) => Content::Hash(input.content_hash()),
+            Err(_) => Content::Unreadable,
+        };
+    let decisions = match v.get("decisions").and_then(Value::as_array) {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .map(|d| {
+                    Ok(DecisionContent {
+                        decision: opt(&d["decision"]).unwrap_or_default(),
+                        rationale: opt(&d["rationale"]).unwrap_or_default(),
+                        checklist: d["checklist"].clone(),
+                        by_user_id: opt(&d["by_user_id"]).unwrap_or_default(),
+                        by_officer_id: opt(&d["by_officer_id"]).unwrap_or_default(),
+                        by_rank: opt(&d["by_rank"]).unwrap_or_default(),
+                        decided_at: micros(d["decided_at"].as_str().unwrap_or_default())?,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?,
+        ),
+    };
+    Ok(ClosureRecord {
+        id,
+        force_id: opt(&v["force_id"]),
+        status: opt(&v["status"]).ok_or("a closure without a status")?,
+        version: v["version"].as_i64(),
+        content,
+        decisions,
+        latest: None,
+    })
 }

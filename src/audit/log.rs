@@ -22,7 +22,6 @@ use crate::error::{AppError, AppResult};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -30,6 +29,34 @@ use std::time::Duration;
 
 /// Events integrated per round at most.
 const ROUND_LIMIT: i64 = 20_000;
+
+/// How long committed events may be held back before the sequencer warns.
+const STALL_WARNING: Duration = Duration::from_secs(5);
+
+/// How far the tree lags what is committed (PostgreSQL).
+struct Lag {
+    seconds: prometheus::Gauge,
+    held_back: prometheus::IntGauge,
+    warned: AtomicBool,
+}
+
+impl Lag {
+    fn new() -> Lag {
+        Lag {
+            seconds: prometheus::Gauge::new(
+                "closure_audit_sequencer_lag_seconds",
+                "Age of the oldest committed event held back from the tree by an older open transaction (PostgreSQL)",
+            )
+            .expect("metric"),
+            held_back: prometheus::IntGauge::new(
+                "closure_audit_sequencer_held_back_events",
+                "Committed events held back from the tree by an older open transaction (PostgreSQL)",
+            )
+            .expect("metric"),
+            warned: AtomicBool::new(false),
+        }
+    }
+}
 
 /// A checkpoint as the API returns it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -71,6 +98,7 @@ pub struct Log {
     pub witness: Option<PathBuf>,
     stop: AtomicBool,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    lag: Lag,
 }
 
 impl Log {
@@ -84,6 +112,7 @@ impl Log {
             witness,
             stop: AtomicBool::new(false),
             thread: Default::default(),
+            lag: Lag::new(),
         }
     }
 
@@ -132,10 +161,17 @@ impl Log {
             }
             Self::sync_into(&mut tree, c)?;
             settled = tree.size();
-            let (events, watermark) = store::pending_events(c, ROUND_LIMIT)?;
+            let store::Pending {
+                events,
+                watermark,
+                horizon,
+            } = store::pending_events(c, ROUND_LIMIT)?;
             let latest = store::latest_checkpoint(c)?;
             if let Some(w) = watermark {
                 store::set_watermark(c, w)?;
+            }
+            if let Some(h) = horizon {
+                self.watch_horizon(c, h)?;
             }
             if events.is_empty() && latest.is_some_and(|l| l.tree_size as u64 == settled) {
                 return Ok(None);
@@ -176,25 +212,43 @@ impl Log {
     fn witness(&self, cp: &SignedCheckpoint) {
         let Some(path) = &self.witness else { return };
         let line = serde_json::to_string(&view(cp, now_micros())).expect("json");
-        // One write per line, so that a crash cannot leave half a line's newline
-        // behind; a line torn by a crash before is ended first.
-        let res = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(path)
-            .and_then(|mut f| {
-                let torn = ends_without_newline(&f)?;
-                let text = if torn {
-                    format!("\n{line}\n")
-                } else {
-                    format!("{line}\n")
-                };
-                f.write_all(text.as_bytes())
-            });
-        if let Err(e) = res {
+        if let Err(e) = crate::files::append_line(path, &line) {
             tracing::error!(path = %path.display(), error = %e, "cannot append to the checkpoint witness file");
         }
+    }
+
+    /// PostgreSQL: how far events committed are held back from the tree by an
+    /// older transaction still open (a stall the sequencer cannot help): the
+    /// lag in `/metrics`, and a warning naming that transaction once a stall
+    /// passes [`STALL_WARNING`].
+    fn watch_horizon(&self, c: &mut Conn, horizon: i64) -> AppResult<()> {
+        let (n, oldest) = store::held_back(c, horizon)?;
+        let lag = oldest.map_or(0.0, |at| (now_micros() - at).max(0) as f64 / 1e6);
+        self.lag.held_back.set(n);
+        self.lag.seconds.set(lag);
+        let stalled = lag >= STALL_WARNING.as_secs_f64();
+        if stalled && !self.lag.warned.swap(true, Ordering::Relaxed) {
+            let culprit = store::oldest_open_transaction(c)?
+                .map(|(pid, what)| format!("pid {pid}: {what}"))
+                .unwrap_or_else(|| "unknown".into());
+            tracing::warn!(
+                held_back = n,
+                lag_seconds = lag,
+                oldest_open_transaction = %culprit,
+                "sequencer stalled: committed events wait for an older transaction still open on the server"
+            );
+        } else if !stalled && self.lag.warned.swap(false, Ordering::Relaxed) {
+            tracing::info!("sequencer: no longer held back");
+        }
+        Ok(())
+    }
+
+    /// The sequencer's gauges, for `/metrics`.
+    pub fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.lag.seconds.clone()),
+            Box::new(self.lag.held_back.clone()),
+        ]
     }
 
     /// Runs rounds every `interval` on a thread of its own until [`Log::stop`].
@@ -306,16 +360,4 @@ pub fn view(cp: &SignedCheckpoint, at: i64) -> CheckpointView {
         key_id: hex::encode(cp.key_id),
         note: cp.note.clone(),
     }
-}
-
-/// Whether a non-empty file's last byte is not a newline.
-fn ends_without_newline(f: &std::fs::File) -> std::io::Result<bool> {
-    use std::os::unix::fs::FileExt;
-    let len = f.metadata()?.len();
-    if len == 0 {
-        return Ok(false);
-    }
-    let mut last = [0u8; 1];
-    f.read_exact_at(&mut last, len - 1)?;
-    Ok(last[0] != b'\n')
 }

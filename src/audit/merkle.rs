@@ -34,6 +34,48 @@ fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
+/// The right edge of a tree being built leaf by leaf: one hash per complete
+/// subtree of the size's binary decomposition (a compact range from 0), so
+/// memory is O(log n) whatever the size. Enough to know the root at every size
+/// on the way, which is what a streaming verifier needs.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    size: u64,
+    /// (height, hash), largest subtree first.
+    stack: Vec<(u32, Hash)>,
+}
+
+impl Frontier {
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn push(&mut self, leaf: Hash) {
+        let mut node = (0u32, leaf);
+        while let Some(&(h, left)) = self.stack.last() {
+            if h != node.0 {
+                break;
+            }
+            self.stack.pop();
+            node = (h + 1, node_hash(&left, &node.1));
+        }
+        self.stack.push(node);
+        self.size += 1;
+    }
+
+    /// The root of the leaves pushed so far (RFC 9162 §2.1.1).
+    pub fn root(&self) -> Hash {
+        let mut it = self.stack.iter().rev();
+        let Some(&(_, mut acc)) = it.next() else {
+            return empty_root();
+        };
+        for (_, left) in it {
+            acc = node_hash(left, &acc);
+        }
+        acc
+    }
+}
+
 /// An append-only tree that keeps the hash of every complete, aligned subtree:
 /// `levels[k][i]` covers leaves `i·2^k .. (i+1)·2^k`. Any subtree hash is then
 /// O(log² n) to compute, and appending is O(log n).
@@ -269,6 +311,19 @@ mod tests {
 
     fn h(s: &str) -> Hash {
         from_hex(s).unwrap()
+    }
+
+    #[test]
+    fn frontier_roots_match_the_tree() {
+        let mut t = Tree::new();
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), empty_root());
+        for i in 0..300u32 {
+            let h = leaf_hash(&i.to_be_bytes());
+            t.push(h);
+            f.push(h);
+            assert_eq!(Some(f.root()), t.root(f.size()), "size {}", f.size());
+        }
     }
 
     pub fn reference_tree() -> Tree {

@@ -2,6 +2,7 @@
 //! the same transaction as what it records (Data Protection Act 2018, s.62).
 
 pub mod checkpoint;
+pub mod content;
 pub mod export;
 pub mod leaf;
 pub mod log;

@@ -1,7 +1,5 @@
 //! The JWT signing secret: configured, or generated once into the data dir.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 pub const SECRET_FILE: &str = "jwt-secret";
@@ -35,14 +33,7 @@ pub fn load_or_generate(configured: Option<&str>, data_dir: &Path) -> Result<Vec
             std::fs::create_dir_all(data_dir)
                 .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
             let secret = hex_random(48);
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            f.write_all(secret.as_bytes())
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            crate::files::create_private(&path, secret.as_bytes())?;
             tracing::warn!(path = %path.display(), "no JWT secret configured: generated one (mode 0600); \
                 set CLOSURE_AUDIT_JWT_SECRET when several instances share a database");
             Ok(secret.into_bytes())

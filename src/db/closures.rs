@@ -2,7 +2,8 @@
 
 use super::schema::{closures, decisions};
 use super::{Conn, Db, with_conn};
-use crate::domain::closures::ClosureInput;
+use crate::domain::Rank;
+use crate::domain::closures::{ClosureInput, Evidence, ProposedBy, Victim};
 use crate::domain::signoff::Status;
 use crate::error::{AppError, AppResult};
 use diesel::PgConnection;
@@ -115,6 +116,40 @@ impl ClosureRow {
             decided_at: None,
             decision_rationale: None,
         }
+    }
+
+    /// The closure as it was posted, rebuilt from the row: what `content_hash`
+    /// covers, so verification can recompute it. `None` when a stored value is
+    /// not one the service ever writes (an unknown rank, references that are
+    /// not a JSON list), which is itself a sign of tampering.
+    pub fn input(&self) -> Option<ClosureInput> {
+        Some(ClosureInput {
+            source_event_id: self.source_event_id.clone(),
+            force_id: self.force_id.clone(),
+            division: self.division.clone(),
+            crime_reference: self.crime_reference.clone(),
+            offence_category: self.offence_category.clone(),
+            home_office_offence_code: self.home_office_offence_code.clone(),
+            domestic_abuse_flag: self.domestic_abuse_flag,
+            outcome_code: self.outcome_code.into(),
+            named_suspect: self.named_suspect,
+            crime_recorded_at: self.crime_recorded_at,
+            closure_proposed_at: self.closure_proposed_at,
+            proposed_by: ProposedBy {
+                officer_id: self.proposed_by_officer_id.clone(),
+                rank: Rank::parse(&self.proposed_by_rank)?,
+            },
+            rationale: self.rationale.clone(),
+            evidence: Evidence {
+                victim_wishes_recorded: self.victim_wishes_recorded,
+                evidence_led_prosecution_considered: self.evidence_led_prosecution_considered,
+                safeguarding_in_place: self.safeguarding_in_place,
+                victim_informed: self.victim_informed,
+                risk_level: self.risk_level.clone(),
+                references: serde_json::from_str(&self.evidence_references).ok()?,
+            },
+            victim: Victim(self.victim().map(|v| v.map(str::to_owned))),
+        })
     }
 
     pub fn victim(&self) -> [Option<&str>; 9] {
@@ -543,11 +578,33 @@ pub fn decisions_of(conn: &mut Conn, closure_ids: &[&str]) -> AppResult<Vec<Deci
         .load(c))?)
 }
 
-/// Every closure's (id, status, version), for replaying the log against them.
-pub fn states(conn: &mut Conn) -> AppResult<Vec<(String, String, i64)>> {
-    Ok(with_conn!(conn, c => closures::table
-        .select((closures::id, closures::status, closures::version))
-        .load(c))?)
+/// Closures in `id` order after `after`, at most `limit`: every closure, a page
+/// at a time, for verification.
+pub fn page_by_id(conn: &mut Conn, after: Option<&str>, limit: i64) -> AppResult<Vec<ClosureRow>> {
+    Ok(with_conn!(conn, c => {
+        let mut q = closures::table
+            .select(ClosureRow::as_select())
+            .order(closures::id.asc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(a) = after {
+            q = q.filter(closures::id.gt(a));
+        }
+        q.load(c)
+    })?)
+}
+
+/// Which of these closure ids are stored.
+pub fn existing_ids(conn: &mut Conn, ids: &[&str]) -> AppResult<Vec<String>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(KEYS_CHUNK) {
+        let found: Vec<String> = with_conn!(conn, c => closures::table
+            .filter(closures::id.eq_any(chunk))
+            .select(closures::id)
+            .load(c))?;
+        out.extend(found);
+    }
+    Ok(out)
 }
 
 /// A chunk of closures for an export or a report, oldest received first, after

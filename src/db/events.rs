@@ -111,8 +111,41 @@ pub struct EventFilter {
 /// An event with its leaf index and leaf hash, once the sequencer has integrated it.
 pub type EventWithLeaf = (EventRow, Option<i64>, Option<String>);
 
-/// A page of events, oldest first, each with its leaf index and hash once integrated.
+#[derive(QueryableByName)]
+struct Settled {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    v: Option<i64>,
+}
+
+/// The highest `seq` up to which every event is committed or abandoned, so that
+/// a reader tailing the log by `seq` never skips one that commits late; `None`
+/// when every visible event qualifies (SQLite: one writer, commits in `seq`
+/// order). PostgreSQL: the sequence's last value, bounded by the smallest
+/// tail mark a running transaction holds (migration `tail_horizon` explains).
+/// The two are read in this order, in two statements.
+pub fn settled_seq(conn: &mut Conn) -> AppResult<Option<i64>> {
+    let Conn::Postgres(c) = conn else {
+        return Ok(None);
+    };
+    let last = diesel::sql_query("SELECT last_value AS v FROM audit_events_seq_seq")
+        .get_result::<Settled>(*c)?
+        .v
+        .unwrap_or(0);
+    let mark = diesel::sql_query(
+        "SELECT min((((classid::bigint) & 65535) << 32) | (objid::text::bigint)) AS v FROM pg_locks \
+         WHERE locktype = 'advisory' AND objsubid = 1 AND (classid::bigint >> 16) = 99 \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .get_result::<Settled>(*c)?
+    .v;
+    Ok(Some(mark.map_or(last, |m| m.min(last))))
+}
+
+/// A page of events, oldest first, each with its leaf index and hash once
+/// integrated; only events up to [`settled_seq`], so that tailing by `seq`
+/// receives every event exactly once.
 pub fn page(conn: &mut Conn, filter: &EventFilter, limit: i64) -> AppResult<Vec<EventWithLeaf>> {
+    let settled = settled_seq(conn)?;
     Ok(with_conn!(conn, c => {
         let mut q = audit_events::table
             .left_join(merkle_leaves::table.on(merkle_leaves::seq.eq(audit_events::seq)))
@@ -126,6 +159,7 @@ pub fn page(conn: &mut Conn, filter: &EventFilter, limit: i64) -> AppResult<Vec<
         if let Some(v) = filter.from { q = q.filter(audit_events::at.ge(v)); }
         if let Some(v) = filter.to { q = q.filter(audit_events::at.lt(v)); }
         if let Some(v) = filter.after_seq { q = q.filter(audit_events::seq.gt(v)); }
+        if let Some(v) = settled { q = q.filter(audit_events::seq.le(v)); }
         if let Some(f) = &filter.force_scope {
             q = q.filter(audit_events::force_id.eq(f).or(audit_events::actor_force_id.eq(f)));
         }
@@ -144,4 +178,34 @@ pub fn by_seqs(conn: &mut Conn, seqs: &[i64]) -> AppResult<Vec<EventRow>> {
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// Events not yet integrated into the tree, after `after_seq`, in `seq` order.
+pub fn without_leaf_after(conn: &mut Conn, after_seq: i64, limit: i64) -> AppResult<Vec<EventRow>> {
+    Ok(with_conn!(conn, c => audit_events::table
+        .filter(audit_events::seq.gt(after_seq))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            merkle_leaves::table.filter(merkle_leaves::seq.eq(audit_events::seq)),
+        )))
+        .order(audit_events::seq.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(c))?)
+}
+
+/// The events of these closures with one of `actions`, in `seq` order.
+pub fn of_closures(
+    conn: &mut Conn,
+    closure_ids: &[&str],
+    actions: &[&str],
+) -> AppResult<Vec<EventRow>> {
+    if closure_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(with_conn!(conn, c => audit_events::table
+        .filter(audit_events::closure_id.eq_any(closure_ids))
+        .filter(audit_events::action.eq_any(actions))
+        .order(audit_events::seq.asc())
+        .select(EventRow::as_select())
+        .load(c))?)
 }

@@ -77,9 +77,19 @@ pub fn insert_leaves(conn: &mut Conn, rows: &[LeafRow]) -> AppResult<()> {
     Ok(())
 }
 
+/// What a sequencer round may integrate.
+pub struct Pending {
+    /// Committed events not yet in the tree, in the order to integrate them.
+    pub events: Vec<EventRow>,
+    /// The watermark to store once they are (PostgreSQL).
+    pub watermark: Option<i64>,
+    /// PostgreSQL: the transaction horizon below which events are final.
+    pub horizon: Option<i64>,
+}
+
 /// Events committed but not yet in the tree, in the order they are to be
 /// integrated, at most `limit`; with the watermark to store once they are.
-pub fn pending_events(conn: &mut Conn, limit: i64) -> AppResult<(Vec<EventRow>, Option<i64>)> {
+pub fn pending_events(conn: &mut Conn, limit: i64) -> AppResult<Pending> {
     const COLS: &str = "seq, at, action, actor_user_id, actor_username, actor_role, actor_rank, actor_force_id, \
                         closure_id, force_id, request_id, details";
     match conn {
@@ -90,7 +100,11 @@ pub fn pending_events(conn: &mut Conn, limit: i64) -> AppResult<(Vec<EventRow>, 
                  ORDER BY seq LIMIT {limit}"
             ))
             .load::<EventRow>(*c)?;
-            Ok((rows, None))
+            Ok(Pending {
+                events: rows,
+                watermark: None,
+                horizon: None,
+            })
         }
         // Many writers: sequence numbers are taken before commit, so an event can
         // become visible after a later one. Only events whose transaction is
@@ -113,7 +127,11 @@ pub fn pending_events(conn: &mut Conn, limit: i64) -> AppResult<(Vec<EventRow>, 
             .bind::<BigInt, _>(horizon)
             .load::<EventRow>(*c)?;
             let done = (rows.len() as i64) < limit;
-            Ok((rows, done.then_some(horizon)))
+            Ok(Pending {
+                events: rows,
+                watermark: done.then_some(horizon),
+                horizon: Some(horizon),
+            })
         }
     }
 }
@@ -145,4 +163,64 @@ pub fn all_checkpoints(conn: &mut Conn) -> AppResult<Vec<CheckpointRow>> {
         .order(checkpoints::tree_size.asc())
         .select(CheckpointRow::as_select())
         .load(c))?)
+}
+
+/// The checkpoints of sizes in `(after, up_to]`, smallest first.
+pub fn checkpoints_between(
+    conn: &mut Conn,
+    after: i64,
+    up_to: i64,
+) -> AppResult<Vec<CheckpointRow>> {
+    Ok(with_conn!(conn, c => checkpoints::table
+        .filter(checkpoints::tree_size.gt(after))
+        .filter(checkpoints::tree_size.le(up_to))
+        .order(checkpoints::tree_size.asc())
+        .select(CheckpointRow::as_select())
+        .load(c))?)
+}
+
+#[derive(QueryableByName)]
+struct HeldBack {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+    oldest: Option<i64>,
+}
+
+/// PostgreSQL: events committed but held back from the tree because a
+/// transaction older than theirs is still open (their `txid` is at or above
+/// `horizon`): how many, and when the oldest was written.
+pub fn held_back(conn: &mut Conn, horizon: i64) -> AppResult<(i64, Option<i64>)> {
+    let Conn::Postgres(c) = conn else {
+        return Ok((0, None));
+    };
+    let r = diesel::sql_query(
+        "SELECT count(*) AS n, min(at) AS oldest FROM audit_events e WHERE e.txid >= $1 \
+         AND NOT EXISTS (SELECT 1 FROM merkle_leaves l WHERE l.seq = e.seq)",
+    )
+    .bind::<BigInt, _>(horizon)
+    .get_result::<HeldBack>(*c)?;
+    Ok((r.n, r.oldest))
+}
+
+#[derive(QueryableByName)]
+struct OpenTransaction {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    pid: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    what: Option<String>,
+}
+
+/// PostgreSQL: the oldest open transaction holding a transaction id, as
+/// `pid` and a line about it (for the log when the sequencer stalls behind it).
+pub fn oldest_open_transaction(conn: &mut Conn) -> AppResult<Option<(i32, String)>> {
+    let Conn::Postgres(c) = conn else {
+        return Ok(None);
+    };
+    let rows = diesel::sql_query(
+        "SELECT pid, format('%s@%s since %s, %s: %s', usename, datname, xact_start, state, left(query, 120)) AS what \
+         FROM pg_stat_activity WHERE backend_xid IS NOT NULL ORDER BY age(backend_xid) DESC LIMIT 1",
+    )
+    .load::<OpenTransaction>(*c)?;
+    Ok(rows.into_iter().next().and_then(|r| r.pid.zip(r.what)))
 }

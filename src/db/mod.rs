@@ -245,6 +245,34 @@ impl Db {
         }
     }
 
+    /// Runs `f` in one read-only snapshot of the database, off the async
+    /// workers' concern (blocking): every statement of `f` sees the same
+    /// committed state, whatever commits meanwhile. PostgreSQL: a `REPEATABLE
+    /// READ READ ONLY` transaction (it takes no transaction id, so it holds back
+    /// no sequencer horizon); SQLite: one read transaction in WAL mode.
+    pub fn snapshot_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut Conn<'_>) -> AppResult<T>,
+    ) -> AppResult<T> {
+        match &self.pools {
+            Pools::Sqlite { read, .. } => {
+                let mut c = read.get()?;
+                c.transaction(|c| f(&mut Conn::Sqlite(c)))
+            }
+            Pools::Postgres(pool) => {
+                let mut c = pool.get()?;
+                let result = c
+                    .conn
+                    .build_transaction()
+                    .repeatable_read()
+                    .read_only()
+                    .run(|c| f(&mut Conn::Postgres(c)));
+                c.suspect = matches!(result, Err(AppError::Unavailable(_)));
+                result
+            }
+        }
+    }
+
     /// [`Db::write`] for code that is already off the async workers.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Conn<'_>) -> AppResult<T>) -> AppResult<T> {
         self.write_within(self.write_wait(), f)

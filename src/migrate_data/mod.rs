@@ -28,7 +28,7 @@ pub mod tables;
 
 use crate::audit::checkpoint::{Signer, TrustedKey};
 use crate::audit::merkle::{Tree, from_hex, to_hex};
-use crate::audit::verify::{Report, check_stored, read_stored};
+use crate::audit::verify::{Report, verify_stored};
 use crate::config::Settings;
 use crate::db::schema::log_state;
 use crate::db::{Conn, DatabaseUrl, Db, PoolOptions, log as store, migrations, sqlite_uri};
@@ -433,9 +433,9 @@ fn move_all(src: &mut Conn, dst: &mut Conn, ctx: &Ctx) -> AppResult<Summary> {
     }
 
     // The log, verified as `GET /audit/verify` does it.
-    let report = check_stored(read_stored(dst)?, Some(ctx.witness), &ctx.keys.trusted);
+    let report = verify_stored(dst, Some(ctx.witness), &ctx.keys.trusted)?.report();
     if !report.ok {
-        let source = check_stored(read_stored(src)?, Some(ctx.witness), &ctx.keys.trusted);
+        let source = verify_stored(src, Some(ctx.witness), &ctx.keys.trusted)?.report();
         let why = if source.ok {
             "the source verifies, so the copy differs: this is a defect".to_string()
         } else if source.detail == report.detail {

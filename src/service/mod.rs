@@ -2,6 +2,7 @@
 //! rules, and does its reads and writes (with their audit events) in one
 //! transaction. Handlers in `api/` only translate HTTP to and from these.
 
+pub mod audit;
 pub mod closures;
 pub mod exports;
 pub mod ingest;

@@ -4,19 +4,21 @@
 
 use super::closures::{Closure, load, not_found};
 use crate::app::AppState;
+use crate::audit::content::{DecisionContent, reason_hash};
 use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
 use crate::db::closures::{self, DecisionRow, LatestDecision};
 use crate::db::now_micros;
 use crate::domain::signoff::{
-    Decider, Decision, DecisionInput, Refusal, ReopenInput, Status, may_decide, may_ever_decide,
-    may_reopen, parse_decision, parse_reopen,
+    Decider, Decision, DecisionInput, Parties, Refusal, ReopenInput, Status, may_decide,
+    may_ever_decide, may_reopen, parse_decision, parse_reopen,
 };
 use crate::error::{AppError, AppResult};
 use serde_json::{Value, json};
 
 fn decider(caller: &AuthUser) -> Decider<'_> {
     Decider {
+        user_id: &caller.id,
         role: caller.role,
         rank: caller.rank,
         force_id: caller.force_id.as_deref(),
@@ -78,12 +80,12 @@ pub async fn decide(
         .db
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
-            may_decide(
-                &decider(&caller),
-                &closure.force_id,
-                &closure.proposed_by_officer_id,
-            )
-            .map_err(refused)?;
+            let parties = Parties {
+                force_id: &closure.force_id,
+                proposer_officer_id: &closure.proposed_by_officer_id,
+                posted_by_user_id: &closure.received_by_user_id,
+            };
+            may_decide(&decider(&caller), &parties).map_err(refused)?;
             let input: DecisionInput = parsed?;
             let status = status_among(&closure.status, &Status::DECIDABLE, "decided")?;
             let version = version_to_change(input.expected_version, closure.version)?;
@@ -121,7 +123,17 @@ pub async fn decide(
                 Decision::Approve => Action::ClosureApproved,
                 Decision::Reject => Action::ClosureRejected,
             };
+            let content = DecisionContent {
+                decision: input.decision.as_str().into(),
+                rationale: input.rationale.clone(),
+                checklist: checklist.clone(),
+                by_user_id: caller.id.clone(),
+                by_officer_id: officer_id.clone(),
+                by_rank: rank.into(),
+                decided_at: now,
+            };
             let details = json!({
+                "decision_hash": content.hash(),
                 "decision": input.decision.as_str(),
                 "rationale": input.rationale,
                 "checklist": checklist,
@@ -165,6 +177,7 @@ pub async fn reopen(
                 return Err(lost_race());
             }
             let details = json!({
+                "reason_hash": reason_hash(&input.reason),
                 "reason": input.reason,
                 "by_officer_id": caller.officer_id,
                 "by_rank": caller.rank.map(|r| r.as_str()),

@@ -291,6 +291,12 @@ struct Built {
     target_closure: String,
     other: i64,
     last: i64,
+    /// The first closure, rejected, and the seq of its decision's event.
+    decided_closure: String,
+    decision_seq: i64,
+    /// The third closure (never decided) and the seq of its creation.
+    third_closure: String,
+    third: i64,
 }
 
 async fn build(app: &TestApp) -> Built {
@@ -331,6 +337,7 @@ async fn build(app: &TestApp) -> Built {
     let created = app.events("action=closure.created").await;
     let seq = |i: usize| created[i]["seq"].as_i64().unwrap();
     let all = app.events("").await;
+    let rejected = app.events("action=closure.rejected").await;
     // Stop the sequencer: what follows is done behind the service's back.
     app.state.log.stop();
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
@@ -343,6 +350,10 @@ async fn build(app: &TestApp) -> Built {
         target_closure: ids[1].clone(),
         other: seq(3),
         last: all.last().unwrap()["seq"].as_i64().unwrap(),
+        decided_closure: ids[0].clone(),
+        decision_seq: rejected[0]["seq"].as_i64().unwrap(),
+        third_closure: ids[2].clone(),
+        third: seq(2),
     }
 }
 
@@ -404,7 +415,7 @@ async fn expect_caught(app: &TestApp, built: &Built, want: i64, what: &str) {
 async fn tamper_matrix(b: Backend) {
     type Scenario = fn(&TestApp, &Built);
     type Expected = fn(&Built) -> i64;
-    let scenarios: [(&str, Scenario, Expected); 6] = [
+    let scenarios: [(&str, Scenario, Expected); 9] = [
         (
             "a row edited",
             |app, t| {
@@ -457,6 +468,36 @@ async fn tamper_matrix(b: Backend) {
                 ))
             },
             |t| t.target,
+        ),
+        (
+            "a closure's rationale edited (no event touched)",
+            |app, t| {
+                app.sql(&format!(
+                    "UPDATE closures SET rationale = 'Nothing further can be done, closed.' WHERE id = '{}'",
+                    t.target_closure
+                ))
+            },
+            |t| t.target,
+        ),
+        (
+            "a decision's rationale edited (no event touched)",
+            |app, t| {
+                app.sql(&format!(
+                    "UPDATE decisions SET rationale = 'Approved after a full review of the file.' WHERE closure_id = '{}'",
+                    t.decided_closure
+                ))
+            },
+            |t| t.decision_seq,
+        ),
+        (
+            "a closure row deleted",
+            |app, t| {
+                app.sql(&format!(
+                    "DELETE FROM closures WHERE id = '{}'",
+                    t.third_closure
+                ))
+            },
+            |t| t.third,
         ),
         (
             "the whole log rewritten and re-signed with another key",

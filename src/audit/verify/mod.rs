@@ -1,18 +1,26 @@
-//! Verifying the log from scratch: recompute every leaf from the events,
-//! rebuild the tree, check every checkpoint's signature and root, and replay
-//! the events against the closures' current state. One core serves both
-//! `GET /audit/verify` (from the database) and the offline verifier (from an
-//! export), and names the first bad event.
+//! Verifying the log from scratch: every leaf recomputed from its event, the
+//! tree rebuilt, every checkpoint's signature and root checked, and the
+//! closures checked against their events: the content each event vouches for
+//! recomputed from what is stored, and the status and version replayed.
+//!
+//! One core serves `GET /audit/verify` and `closure-audit migrate-data` (which
+//! stream the database in one snapshot, [`stored`]) and the offline verifier
+//! (from an export, [`verify`]), and names the first bad event ([`findings`]).
+
+mod closures;
+mod findings;
+pub mod stored;
+mod tree;
+
+pub use closures::{ClosureRecord, Content, STATUS_ACTIONS, check_closure};
+pub use findings::{Report, Verdict};
+pub use stored::verify_stored;
 
 use super::checkpoint::{SignedCheckpoint, TrustedKey};
-use super::export::{entries_from_db, read_checkpoints};
 use super::leaf::CanonicalEvent;
-use super::merkle::{Tree, from_hex, to_hex};
-use crate::db::{Conn, closures, log as store};
-use crate::error::AppResult;
-use serde::Serialize;
-use std::collections::HashMap;
-use std::path::Path;
+use findings::Findings;
+use std::collections::{HashMap, HashSet};
+use tree::TreeCheck;
 
 /// One row of the log, in leaf order: what the export or the database holds.
 #[derive(Debug, Clone)]
@@ -25,270 +33,75 @@ pub struct Entry {
     pub leaf_hash: Option<String>,
 }
 
-/// A closure's state as stored, to compare with what its events say.
-#[derive(Debug, Clone)]
-pub struct ClosureState {
-    pub id: String,
-    pub status: String,
-    pub version: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Report {
-    pub ok: bool,
-    /// Events checked.
-    pub checked: u64,
-    pub first_bad_seq: Option<i64>,
-    pub detail: String,
-}
-
-struct Finding {
-    position: usize,
-    seq: Option<i64>,
-    detail: String,
-}
-
 /// Checks `entries` (leaves in order, then events not yet integrated) against
 /// `checkpoints`, which must be signed by one of `keys`, and, when given, the
-/// closures' stored state.
+/// closures as stored. The offline verifier's entry point: everything is in
+/// memory already.
 pub fn verify(
     entries: &[Entry],
     checkpoints: &[SignedCheckpoint],
     keys: &[TrustedKey],
-    closures: Option<&[ClosureState]>,
-) -> Report {
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut tree = Tree::new();
-    let leaves: Vec<&Entry> = entries.iter().filter(|e| e.leaf_index.is_some()).collect();
-
-    for (pos, e) in leaves.iter().enumerate() {
-        let index = e.leaf_index.expect("leaf");
-        if index != pos as i64 && findings.is_empty() {
-            findings.push(Finding {
-                position: pos,
-                seq: Some(e.seq),
-                detail: format!(
-                    "leaf {pos} is missing from the log (the next leaf is {index}, event seq {})",
-                    e.seq
-                ),
-            });
-        }
-        let recomputed = e.event.as_ref().map(CanonicalEvent::leaf_hash);
-        match (&recomputed, &e.leaf_hash) {
-            (None, _) => findings.push(Finding {
-                position: pos,
-                seq: Some(e.seq),
-                detail: format!(
-                    "event seq {} (leaf {index}) has been removed from the log",
-                    e.seq
-                ),
-            }),
-            (Some(h), Some(stored)) if to_hex(h) != *stored => findings.push(Finding {
-                position: pos,
-                seq: Some(e.seq),
-                detail: format!(
-                    "event seq {} (leaf {index}) does not match its leaf hash: it was altered",
-                    e.seq
-                ),
-            }),
-            _ => {}
-        }
-        let hash = recomputed
-            .or_else(|| e.leaf_hash.as_deref().and_then(from_hex))
-            .unwrap_or([0; 32]);
-        tree.push(hash);
+    closures: Option<&[ClosureRecord]>,
+) -> Verdict {
+    let mut findings = Findings::default();
+    let mut tree = TreeCheck::new(keys);
+    for cp in checkpoints {
+        tree.add_checkpoint(cp, "checkpoints given", &mut findings);
     }
-
-    // Checkpoints, smallest first: each must be signed by a trusted key and match
-    // the tree rebuilt from the events.
-    let mut cps: Vec<&SignedCheckpoint> = checkpoints.iter().collect();
-    cps.sort_by_key(|c| c.size);
-    let mut good_size = 0u64;
-    for cp in cps {
-        if !cp.verify(keys) {
-            findings.push(Finding {
-                position: cp.size.min(leaves.len() as u64).saturating_sub(1) as usize,
-                seq: None,
-                detail: format!(
-                    "the checkpoint of size {} is not signed by a trusted key (key id {})",
-                    cp.size,
-                    hex::encode(cp.key_id)
-                ),
-            });
-            continue;
-        }
-        if cp.size > tree.size() {
-            let last = leaves.last().map(|e| e.seq).unwrap_or(0);
-            findings.push(Finding {
-                position: leaves.len(),
-                seq: Some(last + 1),
-                detail: format!(
-                    "the log holds {} leaves but a signed checkpoint covers {}: the tail after event seq {last} was removed",
-                    tree.size(),
-                    cp.size
-                ),
-            });
-            continue;
-        }
-        if tree.root(cp.size) != Some(cp.root) {
-            let pos = good_size as usize;
-            findings.push(Finding {
-                position: pos,
-                seq: leaves.get(pos).map(|e| e.seq),
-                detail: format!(
-                    "the first {} leaves do not hash to the signed checkpoint's root; they matched up to {good_size}: \
-                     the log was rewritten from leaf {good_size} on",
-                    cp.size
-                ),
-            });
-        } else {
-            good_size = good_size.max(cp.size);
-        }
+    for e in entries.iter().filter(|e| e.leaf_index.is_some()) {
+        tree.push_leaf(e, &mut findings);
     }
+    tree.finish(&mut findings);
 
-    // The closures are replayed against an intact log only: where the log itself
-    // is damaged, that damage is the first bad event.
-    if findings.is_empty()
-        && let Some(closures) = closures
-    {
-        replay(entries, closures, leaves.len(), &mut findings);
-    }
-
-    let checked = entries.len() as u64;
-    match findings.into_iter().min_by_key(|f| f.position) {
-        None => Report {
-            ok: true,
-            checked,
-            first_bad_seq: None,
-            detail: format!("intact: {checked} events, tree of {} leaves", tree.size()),
-        },
-        Some(f) => Report {
-            ok: false,
-            checked,
-            first_bad_seq: f.seq,
-            detail: f.detail,
-        },
-    }
-}
-
-/// The log as the database holds it, read for [`check_stored`].
-pub struct Stored {
-    pub entries: Vec<Entry>,
-    pub checkpoints: Vec<SignedCheckpoint>,
-    pub closures: Vec<ClosureState>,
-}
-
-/// Reads what [`check_stored`] checks: the log in leaf order (then the events
-/// not yet integrated), every checkpoint kept in the database, and every
-/// closure's status and version.
-pub fn read_stored(c: &mut Conn) -> AppResult<Stored> {
-    Ok(Stored {
-        entries: entries_from_db(c)?,
-        checkpoints: store::all_checkpoints(c)?
-            .iter()
-            .filter_map(|r| SignedCheckpoint::parse(&r.note).ok())
-            .collect(),
-        closures: closures::states(c)?
-            .into_iter()
-            .map(|(id, status, version)| ClosureState {
-                id,
-                status,
-                version: Some(version),
-            })
-            .collect(),
-    })
-}
-
-/// Verifies the stored log against the checkpoints in the database and those
-/// witnessed outside it in `witness` (when it can be read), and replays the
-/// closures: what `GET /audit/verify` and `closure-audit migrate-data` run.
-pub fn check_stored(mut stored: Stored, witness: Option<&Path>, keys: &[TrustedKey]) -> Report {
-    if let Some(path) = witness
-        && let Ok(text) = std::fs::read_to_string(path)
-    {
-        stored
-            .checkpoints
-            .extend(read_checkpoints(&text).unwrap_or_default());
-    }
-    verify(
-        &stored.entries,
-        &stored.checkpoints,
-        keys,
-        Some(&stored.closures),
-    )
-}
-
-/// Replays the closure events and compares the result with each closure's
-/// stored status (and version): a change with no event is found here.
-fn replay(
-    entries: &[Entry],
-    closures: &[ClosureState],
-    leaf_count: usize,
-    findings: &mut Vec<Finding>,
-) {
-    let mut state: HashMap<&str, (String, i64, i64, usize)> = HashMap::new();
-    for (i, e) in entries.iter().enumerate() {
-        let Some(ev) = &e.event else { continue };
-        let Some(id) = ev.closure_id.as_deref() else {
-            continue;
-        };
-        let position = if e.leaf_index.is_some() {
-            i
-        } else {
-            leaf_count + i
-        };
-        let to = match ev.action.as_str() {
-            "closure.created" => Some(("pending_signoff".to_string(), 1)),
-            "closure.approved" | "closure.rejected" | "closure.reopened" => {
-                let status = ev
-                    .details
-                    .get("to_status")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                let version = ev
-                    .details
-                    .get("version")
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or_default();
-                Some((status, version))
-            }
-            _ => None,
-        };
-        if let Some((status, version)) = to {
-            state.insert(id, (status, version, e.seq, position));
-        }
-    }
-    for c in closures {
-        match state.get(c.id.as_str()) {
-            None => findings.push(Finding {
-                position: usize::MAX,
-                seq: None,
-                detail: format!("closure {} has no closure.created event", c.id),
-            }),
-            Some((status, version, seq, position)) => {
-                if *status != c.status || c.version.is_some_and(|v| v != *version) {
-                    findings.push(Finding {
-                        position: *position,
-                        seq: Some(*seq),
-                        detail: format!(
-                            "closure {} is {} (version {}) but its last event, seq {seq}, left it {status} (version {version}): \
-                             it was changed with no event",
-                            c.id,
-                            c.status,
-                            c.version.map(|v| v.to_string()).unwrap_or_else(|| "?".into())
-                        ),
-                    });
-                }
+    if let Some(closures) = closures {
+        let mut by_closure: HashMap<&str, Vec<&CanonicalEvent>> = HashMap::new();
+        for ev in entries.iter().filter_map(|e| e.event.as_ref()) {
+            if let Some(id) = ev.closure_id.as_deref()
+                && STATUS_ACTIONS.contains(&ev.action.as_str())
+            {
+                by_closure.entry(id).or_default().push(ev);
             }
         }
+        for evs in by_closure.values_mut() {
+            evs.sort_by_key(|e| e.seq);
+        }
+        let stored: HashSet<&str> = closures.iter().map(|c| c.id.as_str()).collect();
+        for c in closures {
+            let evs = by_closure
+                .get(c.id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            check_closure(c, evs, &mut findings);
+        }
+        for (id, evs) in &by_closure {
+            if !stored.contains(id)
+                && let Some(ev) = evs.iter().find(|e| e.action == "closure.created")
+            {
+                closures::closure_gone(ev, &mut findings);
+            }
+        }
+    }
+    Verdict {
+        checked: entries.len() as u64,
+        tree_size: tree.size(),
+        findings,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::checkpoint::Signer;
+    use super::super::merkle::{Tree, to_hex};
     use super::*;
+
+    fn run(
+        entries: &[Entry],
+        cps: &[SignedCheckpoint],
+        keys: &[TrustedKey],
+        closures: Option<&[ClosureRecord]>,
+    ) -> Report {
+        verify(entries, cps, keys, closures).report()
+    }
     use ed25519_dalek::SigningKey;
     use serde_json::json;
 
@@ -333,31 +146,42 @@ mod tests {
         let keys = [signer.trusted()];
         let entries = log(6);
         let cps = [signed(&entries, &signer, 3), signed(&entries, &signer, 6)];
-        let closures: Vec<ClosureState> = (1..=6)
-            .map(|i| ClosureState {
+        let closures: Vec<ClosureRecord> = (1..=6)
+            .map(|i| ClosureRecord {
                 id: format!("c{i}"),
+                force_id: Some("kent".into()),
                 status: "pending_signoff".into(),
                 version: Some(1),
+                content: Content::Unknown,
+                decisions: None,
+                latest: None,
             })
             .collect();
-        assert!(verify(&entries, &cps, &keys, Some(&closures)).ok);
+        assert!(run(&entries, &cps, &keys, Some(&closures)).ok);
 
         let mut edited = entries.clone();
         edited[3].event.as_mut().unwrap().details = json!({"n": 99});
-        assert_eq!(verify(&edited, &cps, &keys, None).first_bad_seq, Some(4));
+        assert_eq!(run(&edited, &cps, &keys, None).first_bad_seq, Some(4));
+
+        // Edited between two checkpoints: the event is named, not the first
+        // leaf after the last good checkpoint.
+        let sparse = [signed(&entries, &signer, 2), signed(&entries, &signer, 6)];
+        let r = run(&edited, &sparse, &keys, None);
+        assert_eq!(r.first_bad_seq, Some(4), "{}", r.detail);
+        assert!(r.detail.contains("altered"), "{}", r.detail);
 
         let mut removed = entries.clone();
         removed[2].event = None;
-        assert_eq!(verify(&removed, &cps, &keys, None).first_bad_seq, Some(3));
+        assert_eq!(run(&removed, &cps, &keys, None).first_bad_seq, Some(3));
 
         let truncated = &entries[..4];
-        let r = verify(truncated, &cps, &keys, None);
+        let r = run(truncated, &cps, &keys, None);
         assert_eq!((r.ok, r.first_bad_seq), (false, Some(5)));
 
         let mut changed = closures.clone();
         changed[1].status = "signed_off".into();
         assert_eq!(
-            verify(&entries, &cps, &keys, Some(&changed)).first_bad_seq,
+            run(&entries, &cps, &keys, Some(&changed)).first_bad_seq,
             Some(2)
         );
 
@@ -367,19 +191,16 @@ mod tests {
         rewritten[4].event.as_mut().unwrap().details = json!({"n": 0});
         rewritten[4].leaf_hash = Some(to_hex(&rewritten[4].event.as_ref().unwrap().leaf_hash()));
         let forged = [signed(&rewritten, &forger, 6)];
-        let r = verify(&rewritten, &forged, &keys, None);
+        let r = run(&rewritten, &forged, &keys, None);
         assert!(
             !r.ok && r.detail.contains("not signed by a trusted key"),
             "{}",
             r.detail
         );
         // The checkpoints witnessed earlier name where it diverges.
-        let r = verify(&rewritten, &cps, &keys, None);
+        let r = run(&rewritten, &cps, &keys, None);
         assert_eq!(r.first_bad_seq, Some(4), "{}", r.detail);
         let finer: Vec<SignedCheckpoint> = (1..=6).map(|s| signed(&entries, &signer, s)).collect();
-        assert_eq!(
-            verify(&rewritten, &finer, &keys, None).first_bad_seq,
-            Some(5)
-        );
+        assert_eq!(run(&rewritten, &finer, &keys, None).first_bad_seq, Some(5));
     }
 }
