@@ -240,8 +240,16 @@ fn read_csv(text: &str) -> Result<Vec<Entry>, String> {
 
 /// One line of the witness file: a checkpoint as the API returns it.
 pub fn read_checkpoint_line(line: &str) -> Result<SignedCheckpoint, String> {
+    read_witness_line(line).map(|(cp, _)| cp)
+}
+
+/// One line of the witness file, with when it was written (microseconds; the
+/// file's lines are written after the checkpoint's commit).
+pub fn read_witness_line(line: &str) -> Result<(SignedCheckpoint, Option<i64>), String> {
     let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-    SignedCheckpoint::parse(v["note"].as_str().ok_or("a checkpoint without a note")?)
+    let cp = SignedCheckpoint::parse(v["note"].as_str().ok_or("a checkpoint without a note")?)?;
+    let at = v["timestamp"].as_str().and_then(|t| micros(t).ok());
+    Ok((cp, at))
 }
 
 /// Checkpoints from a file: one signed note, or NDJSON of checkpoints as the

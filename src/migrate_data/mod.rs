@@ -433,9 +433,11 @@ fn move_all(src: &mut Conn, dst: &mut Conn, ctx: &Ctx) -> AppResult<Summary> {
     }
 
     // The log, verified as `GET /audit/verify` does it.
-    let report = verify_stored(dst, Some(ctx.witness), &ctx.keys.trusted)?.report();
+    // The source's service is stopped: every line of its witness file counts.
+    let now = crate::db::now_micros();
+    let report = verify_stored(dst, Some(ctx.witness), now, &ctx.keys.trusted)?.report();
     if !report.ok {
-        let source = verify_stored(src, Some(ctx.witness), &ctx.keys.trusted)?.report();
+        let source = verify_stored(src, Some(ctx.witness), now, &ctx.keys.trusted)?.report();
         let why = if source.ok {
             "the source verifies, so the copy differs: this is a defect".to_string()
         } else if source.detail == report.detail {

@@ -54,9 +54,10 @@ pub async fn verify(
                     .into(),
             )
         })?;
-        let verdict = st
-            .db
-            .snapshot_blocking(|c| verify_stored(c, st.log.witness.as_deref(), &st.log.trusted))?;
+        let snapshot_at = db::now_micros();
+        let verdict = st.db.snapshot_blocking(|c| {
+            verify_stored(c, st.log.witness.as_deref(), snapshot_at, &st.log.trusted)
+        })?;
         Ok(verdict.report_for(scope.as_deref()))
     })
     .await

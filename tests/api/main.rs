@@ -14,3 +14,4 @@ mod operations;
 mod reads;
 mod signoff;
 mod users;
+mod verify;

@@ -160,16 +160,16 @@ pub fn check_closure(rec: &ClosureRecord, events: &[&CanonicalEvent], findings: 
     }
 
     // Replay: the last event that set the status says what it must be now.
-    let last = events.iter().rev().find_map(|ev| match ev.action.as_str() {
-        "closure.created" => Some((ev.seq, "pending_signoff".to_string(), 1)),
-        _ => Some((
+    let last = events.last().map(|ev| match ev.action.as_str() {
+        "closure.created" => (ev.seq, "pending_signoff".to_string(), 1),
+        _ => (
             ev.seq,
             detail_str(ev, "to_status").unwrap_or_default().to_string(),
             ev.details
                 .get("version")
                 .and_then(|v| v.as_i64())
                 .unwrap_or_default(),
-        )),
+        ),
     });
     if let Some((seq, status, version)) = last
         && (status != rec.status || rec.version.is_some_and(|v| v != version))

@@ -30,16 +30,21 @@ const DATABASE: &str = "database";
 const WITNESS: &str = "witness file";
 
 /// Verifies everything the database holds on `c`, and the checkpoints kept in
-/// the `witness` file outside it.
+/// the `witness` file outside it that were written before `snapshot_at`
+/// (microseconds, taken before the snapshot began: a line is written after its
+/// checkpoint commits, so an earlier line's checkpoint is in the snapshot, and
+/// a later one may not be).
 pub fn verify_stored(
     c: &mut Conn,
     witness: Option<&Path>,
+    snapshot_at: i64,
     keys: &[TrustedKey],
 ) -> AppResult<Verdict> {
     let mut findings = Findings::default();
     let mut tree = TreeCheck::new(keys);
     let any_checkpoint = store::latest_checkpoint(c)?.is_some();
-    let mut witnessed = witness.and_then(|p| Witnessed::open(p, any_checkpoint, &mut findings));
+    let mut witnessed =
+        witness.and_then(|p| Witnessed::open(p, any_checkpoint, snapshot_at, &mut findings));
     let mut checked = 0u64;
 
     // The leaves, in order, with the checkpoints each page reaches.
@@ -211,6 +216,8 @@ fn record(r: &ClosureRow, decisions: Vec<DecisionContent>) -> ClosureRecord {
 /// never decrease), so that only the checkpoints not reached yet are held.
 struct Witnessed {
     lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    /// Lines written from this instant on are after the snapshot: not read.
+    before: i64,
     line_no: u64,
     last_size: u64,
     peeked: Option<SignedCheckpoint>,
@@ -221,10 +228,16 @@ impl Witnessed {
     /// Opens the file; a missing one is a finding once the database holds a
     /// checkpoint (the service creates the file when it starts), an unreadable
     /// one always.
-    fn open(path: &Path, any_checkpoint: bool, findings: &mut Findings) -> Option<Witnessed> {
+    fn open(
+        path: &Path,
+        any_checkpoint: bool,
+        before: i64,
+        findings: &mut Findings,
+    ) -> Option<Witnessed> {
         match std::fs::File::open(path) {
             Ok(f) => Some(Witnessed {
                 lines: std::io::BufReader::new(f).lines(),
+                before,
                 line_no: 0,
                 last_size: 0,
                 peeked: None,
@@ -275,14 +288,17 @@ impl Witnessed {
             if line.trim().is_empty() {
                 continue;
             }
-            match super::super::export::read_checkpoint_line(&line) {
-                Ok(cp) if cp.size < self.last_size => {
+            match super::super::export::read_witness_line(&line) {
+                // Signed after the snapshot began: neither this nor any later line
+                // can be judged against it.
+                Ok((_, Some(at))) if at >= self.before => return None,
+                Ok((cp, _)) if cp.size < self.last_size => {
                     findings.add(Finding::other(format!(
                         "line {} of the witness file {} goes back to size {} after {}: the file was edited",
                         self.line_no, self.path, cp.size, self.last_size
                     )));
                 }
-                Ok(cp) => {
+                Ok((cp, _)) => {
                     self.last_size = cp.size;
                     return Some(cp);
                 }
