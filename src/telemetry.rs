@@ -7,7 +7,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 use std::future::{Ready, ready};
 use std::time::Instant;
@@ -71,12 +71,13 @@ fn sane_request_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-/// Request counts by route and status, and latency by route.
+/// Request counts by route and status, latency by route, and throttled logins.
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    login_throttled: IntCounter,
 }
 
 impl Default for Metrics {
@@ -108,17 +109,32 @@ impl Metrics {
             &["route", "method"],
         )
         .expect("metric");
+        // No label: a label per user name would let clients grow the metrics.
+        let login_throttled = IntCounter::new(
+            "closure_audit_login_throttled_total",
+            "Login attempts refused (429) because their user name is throttled",
+        )
+        .expect("metric");
         registry
             .register(Box::new(requests.clone()))
             .expect("register");
         registry
             .register(Box::new(latency.clone()))
             .expect("register");
+        registry
+            .register(Box::new(login_throttled.clone()))
+            .expect("register");
         Metrics {
             registry,
             requests,
             latency,
+            login_throttled,
         }
+    }
+
+    /// Counts one login attempt refused by throttling.
+    pub fn login_throttled(&self) {
+        self.login_throttled.inc();
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
