@@ -7,7 +7,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 use std::future::{Ready, ready};
 use std::time::Instant;
@@ -35,8 +35,9 @@ pub fn init_logging(settings: &Settings) {
 }
 
 /// The id of the request being served: the client's `X-Request-Id` when it is
-/// sane, else a new one. Every log line of the request and every audit event it
-/// causes carries it, and the response echoes it.
+/// sane (1 to 64 characters of `[A-Za-z0-9._:-]`), else a new one. Every log
+/// line of the request and every audit event it causes carries it, and the
+/// response echoes it.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
@@ -56,19 +57,27 @@ fn new_request_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// The longest client request id kept.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Whether a client's `X-Request-Id` is kept as sent: 1 to 64 characters of
+/// `[A-Za-z0-9._:-]`. It is stored in audit events and written to every log
+/// line, so anything else (longer, spaces, quotes, non-ASCII) is replaced by a
+/// generated id rather than refused.
 fn sane_request_id(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 128
+        && s.len() <= MAX_REQUEST_ID_LEN
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-/// Request counts by route and status, and latency by route.
+/// Request counts by route and status, latency by route, and throttled logins.
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    login_throttled: IntCounter,
 }
 
 impl Default for Metrics {
@@ -100,17 +109,32 @@ impl Metrics {
             &["route", "method"],
         )
         .expect("metric");
+        // No label: a label per user name would let clients grow the metrics.
+        let login_throttled = IntCounter::new(
+            "closure_audit_login_throttled_total",
+            "Login attempts refused (429) because their user name is throttled",
+        )
+        .expect("metric");
         registry
             .register(Box::new(requests.clone()))
             .expect("register");
         registry
             .register(Box::new(latency.clone()))
             .expect("register");
+        registry
+            .register(Box::new(login_throttled.clone()))
+            .expect("register");
         Metrics {
             registry,
             requests,
             latency,
+            login_throttled,
         }
+    }
+
+    /// Counts one login attempt refused by throttling.
+    pub fn login_throttled(&self) {
+        self.login_throttled.inc();
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
@@ -183,4 +207,29 @@ pub async fn observe(
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_bounded() {
+        for ok in ["abc-123", "a", "req_1.2:3", &"x".repeat(MAX_REQUEST_ID_LEN)] {
+            assert!(sane_request_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            &"x".repeat(MAX_REQUEST_ID_LEN + 1),
+            "has space",
+            "quote\"",
+            "it's",
+            "caf\u{e9}",
+            "a/b",
+            "a\tb",
+        ] {
+            assert!(!sane_request_id(bad), "{bad:?}");
+        }
+        assert!(sane_request_id(&new_request_id()));
+    }
 }

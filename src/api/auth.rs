@@ -33,7 +33,10 @@ pub struct TokenResponse {
 
 /// Sign in. Wrong user name, wrong password and a deactivated user get the same
 /// 401; after 5 failures for one user name within 15 minutes, 429 until the
-/// window passes (`Retry-After` says how long).
+/// window passes (`Retry-After` says how long). The count is atomic: of any
+/// number of attempts at once, at most 5 wrong passwords are checked per window.
+/// A throttled user name writes one `auth.login_throttled` event per window; its
+/// refusals are counted in `/metrics`, not logged one by one.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,

@@ -68,7 +68,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         title = "closure-audit",
         description = "Inspector sign-off and tamper-evident audit of VAWG crime closures under \
             outcome codes 15 and 16 (HMICFRS recommendations 4.5, 5.1, 5.2). Every error is \
-            application/problem+json (RFC 9457); a 422 lists every failing field in `errors`.",
+            application/problem+json (RFC 9457); a 422 lists every failing field in `errors`. \
+            Every response carries `X-Request-Id`, also stored on the audit events the request \
+            causes: the client's own when it is 1 to 64 characters of `[A-Za-z0-9._:-]`, else \
+            a generated one (an unfit id is replaced, not refused).",
         version = "1"
     ),
     modifiers(&BearerAuth),

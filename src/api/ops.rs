@@ -30,7 +30,8 @@ pub async fn readyz(state: web::Data<AppState>) -> AppResult<web::Json<Status>> 
     Ok(web::Json(Status { status: "ready" }))
 }
 
-/// Prometheus text: requests by route and status, latency histogram.
+/// Prometheus text: requests by route and status, latency histogram, throttled
+/// logins (`closure_audit_login_throttled_total`).
 #[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {

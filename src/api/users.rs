@@ -245,9 +245,16 @@ pub async fn patch_user(
         None => None,
     };
     let actor = caller.actor();
+    let deactivates_admin = patch.active == Some(false) && target.role == "admin";
     let row = state
         .db
         .write(move |c| {
+            // Deactivating an admin: lock the active admins first, so that the
+            // count below and this update cannot interleave with another
+            // deactivation (two admins deactivating each other at once).
+            if deactivates_admin {
+                users::lock_active_admins(c)?;
+            }
             // Read again inside the transaction: the change applies to the row as it is now.
             let mut row =
                 users::find(c, &id)?.ok_or_else(|| AppError::NotFound("no such user".into()))?;

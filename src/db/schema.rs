@@ -30,6 +30,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// When throttling of a user name was last recorded as an event.
+    login_throttles (username) {
+        username -> Text,
+        since -> BigInt,
+    }
+}
+
+diesel::table! {
     audit_events (seq) {
         seq -> BigInt,
         at -> BigInt,
@@ -164,6 +172,7 @@ diesel::joinable!(decisions -> closures (closure_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_failures,
+    login_throttles,
     audit_events,
     closures,
     decisions,

@@ -69,6 +69,28 @@ pub fn count(conn: &mut Conn) -> AppResult<i64> {
     Ok(with_conn!(conn, c => users::table.count().get_result(c))?)
 }
 
+/// Locks the rows of the active admins until the end of the transaction and
+/// says how many there are. Taken before deciding whether an admin may be
+/// deactivated, so that two admins deactivating each other at once cannot both
+/// count two: on PostgreSQL the second waits for the first (`FOR UPDATE`) and
+/// then sees its change; on SQLite write transactions already run one at a
+/// time (`BEGIN IMMEDIATE` through one writer), so the count alone is enough.
+pub fn lock_active_admins(conn: &mut Conn) -> AppResult<i64> {
+    match conn {
+        Conn::Postgres(c) => {
+            let ids: Vec<String> = users::table
+                .filter(users::role.eq("admin"))
+                .filter(users::active.eq(true))
+                .select(users::id)
+                .order(users::id.asc())
+                .for_update()
+                .load(*c)?;
+            Ok(ids.len() as i64)
+        }
+        Conn::Sqlite(_) => count_active_admins(conn),
+    }
+}
+
 pub fn count_active_admins(conn: &mut Conn) -> AppResult<i64> {
     Ok(with_conn!(conn, c => users::table
         .filter(users::role.eq("admin"))

@@ -187,6 +187,7 @@ macro_rules! tables {
 tables! {
     users: UserRow, key(id);
     login_failures: LoginFailureRow, key(id), identity id;
+    login_throttles: LoginThrottleRow, key(username);
     closures: ClosureRow, key(id);
     decisions: DecisionRow, key(id), identity id;
     volumes: VolumeRow, key(force_id, division, month, offence_category);
@@ -210,6 +211,14 @@ pub struct LoginFailureRow {
     pub id: i64,
     pub username: String,
     pub at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = schema::login_throttles)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct LoginThrottleRow {
+    pub username: String,
+    pub since: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -11,6 +11,7 @@ on_both_backends!(
     wrong_credentials_all_look_alike,
     every_bad_token_is_refused,
     throttling_after_five_failures,
+    concurrent_wrong_passwords_are_throttled_atomically,
     password_change_revokes_tokens,
     forces_are_listed
 );
@@ -264,12 +265,108 @@ async fn throttling_after_five_failures(b: Backend) {
     // Once the window passes, the right password works again.
     tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
     assert_eq!(app.login(name, PASSWORD).await.status(), StatusCode::OK);
-    let throttled = app.events("action=auth.login_failed").await;
-    assert!(
-        throttled
-            .iter()
-            .any(|e| e["details"]["reason"] == "throttled")
+    // The throttling is on record (as one auth.login_throttled event; the
+    // refused attempt itself is not an auth.login_failed).
+    let throttled = app.events("action=auth.login_throttled").await;
+    assert!(throttled.iter().any(|e| e["details"]["username"] == name));
+    let failed = app.events("action=auth.login_failed").await;
+    assert_eq!(failed.len(), 5);
+}
+
+/// The events of `action` whose details name `username`.
+async fn events_for(app: &TestApp, action: &str, username: &str) -> Vec<Value> {
+    app.events(&format!("action={action}"))
+        .await
+        .into_iter()
+        .filter(|e| e["details"]["username"] == username)
+        .collect()
+}
+
+/// The throttled-login counter in `/metrics`.
+async fn throttled_metric(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("closure_audit_login_throttled_total "))
+        .map(|v| v.trim().parse::<f64>().unwrap() as u64)
+        .unwrap_or_else(|| panic!("no throttled-login counter in {text}"))
+}
+
+/// The Retry-After of a 429, in seconds.
+fn retry_after(res: &reqwest::Response) -> u64 {
+    res.headers()
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn concurrent_wrong_passwords_are_throttled_atomically(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| s.login_window_seconds = 5).await;
+    let (user, _) = app.user("auditor", None, None).await;
+    let name = user["username"].as_str().unwrap().to_string();
+    let before = throttled_metric(&app).await;
+
+    // 30 wrong passwords at once: five are checked (401), the rest refused (429).
+    let burst =
+        futures_util::future::join_all((0..30).map(|_| app.login(&name, "wrong password here")))
+            .await;
+    let mut statuses: Vec<u16> = Vec::new();
+    for res in &burst {
+        statuses.push(res.status().as_u16());
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(retry_after(res) >= 1);
+        }
+    }
+    let unauthorized = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((unauthorized, throttled), (5, 25), "{statuses:?}");
+    assert_eq!(events_for(&app, "auth.login_failed", &name).await.len(), 5);
+    assert_eq!(
+        events_for(&app, "auth.login_throttled", &name).await.len(),
+        1
     );
+
+    // 20 more, wrong and right passwords alike, are refused and write nothing.
+    let mut last_retry = 0;
+    for i in 0..20 {
+        let pw = if i % 2 == 0 { "wrong again" } else { PASSWORD };
+        let res = app.login(&name, pw).await;
+        last_retry = retry_after(&res);
+        problem(res, 429).await;
+    }
+    assert_eq!(events_for(&app, "auth.login_failed", &name).await.len(), 5);
+    let recorded = events_for(&app, "auth.login_throttled", &name).await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0]["details"]["failures"], 5);
+    assert_eq!(recorded[0]["actor"]["username"], name.as_str());
+    assert_eq!(recorded[0]["actor"]["user_id"], Value::Null);
+    // Every refusal is counted.
+    assert_eq!(throttled_metric(&app).await - before, 45);
+
+    // Once the window passes, the right password works again.
+    tokio::time::sleep(std::time::Duration::from_millis(last_retry * 1000 + 300)).await;
+    app.login_ok(&name, PASSWORD).await;
+    // A new run of failures after that is throttled, and recorded, afresh.
+    for _ in 0..5 {
+        problem(app.login(&name, "wrong password here").await, 401).await;
+    }
+    problem(app.login(&name, PASSWORD).await, 429).await;
+    assert_eq!(events_for(&app, "auth.login_failed", &name).await.len(), 10);
+    assert_eq!(
+        events_for(&app, "auth.login_throttled", &name).await.len(),
+        2
+    );
+    assert_eq!(throttled_metric(&app).await - before, 46);
 }
 
 async fn password_change_revokes_tokens(b: Backend) {

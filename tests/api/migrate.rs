@@ -15,9 +15,10 @@ use std::process::{Command, Output};
 const BIN: &str = env!("CARGO_BIN_EXE_closure-audit");
 
 /// Every table of the schema.
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "users",
     "login_failures",
+    "login_throttles",
     "closures",
     "decisions",
     "volumes",

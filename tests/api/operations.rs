@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 on_both_backends!(
     health_metrics_and_request_ids,
+    request_ids_are_bounded,
     openapi_documents_every_route,
     readiness_follows_the_database
 );
@@ -63,6 +64,77 @@ async fn health_metrics_and_request_ids(b: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("http_request_duration_seconds_bucket"));
+}
+
+/// Signs in as admin sending `id` as `X-Request-Id`; returns the id the
+/// response carries.
+async fn login_with_request_id(app: &TestApp, id: reqwest::header::HeaderValue) -> String {
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-request-id", id)
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn request_ids_are_bounded(b: Backend) {
+    use reqwest::header::HeaderValue;
+    let app = TestApp::spawn(b).await;
+    // A sane id (64 characters of the allowed set) is echoed and stored.
+    let sane = format!("req-1.2:3_{}", "x".repeat(54));
+    assert_eq!(sane.len(), 64);
+    let echoed = login_with_request_id(&app, HeaderValue::from_str(&sane).unwrap()).await;
+    assert_eq!(echoed, sane);
+    let stored: Vec<String> = app
+        .events("action=auth.login")
+        .await
+        .iter()
+        .filter_map(|e| e["request_id"].as_str().map(str::to_string))
+        .collect();
+    assert!(stored.contains(&sane), "{stored:?}");
+
+    // Anything else is replaced by a generated id, which the event carries.
+    let long = "y".repeat(65);
+    let unfit: Vec<(&str, HeaderValue)> = vec![
+        ("over-long", HeaderValue::from_str(&long).unwrap()),
+        ("space", HeaderValue::from_static("has a space")),
+        ("quote", HeaderValue::from_static("say-\"hi\"")),
+        ("apostrophe", HeaderValue::from_static("it's")),
+        (
+            "non-ASCII",
+            HeaderValue::from_bytes("caf\u{e9}-1".as_bytes()).unwrap(),
+        ),
+        ("slash", HeaderValue::from_static("a/b")),
+    ];
+    for (what, sent) in unfit {
+        let sent_text = String::from_utf8_lossy(sent.as_bytes()).into_owned();
+        let echoed = login_with_request_id(&app, sent).await;
+        assert_ne!(echoed, sent_text, "{what}");
+        assert!(
+            (1..=64).contains(&echoed.len())
+                && echoed
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)),
+            "{what}: {echoed}"
+        );
+        let stored: Vec<String> = app
+            .events("action=auth.login")
+            .await
+            .iter()
+            .filter_map(|e| e["request_id"].as_str().map(str::to_string))
+            .collect();
+        assert!(stored.contains(&echoed), "{what}: {stored:?}");
+        assert!(!stored.contains(&sent_text), "{what}: {stored:?}");
+    }
 }
 
 async fn openapi_documents_every_route(b: Backend) {

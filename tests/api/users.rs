@@ -10,7 +10,8 @@ on_both_backends!(
     required_fields_are_checked_all_at_once,
     only_admins_manage_users,
     user_list_pages_without_repeats,
-    users_change_and_are_audited
+    users_change_and_are_audited,
+    two_admins_deactivating_each_other_leave_one
 );
 
 async fn each_kind_of_user_is_created(b: Backend) {
@@ -317,4 +318,97 @@ async fn users_change_and_are_audited(b: Backend) {
             .iter()
             .all(|e| !e["details"].to_string().contains("argon2"))
     );
+}
+
+/// The active admins, as `who` (an admin) sees them.
+async fn active_admins(app: &TestApp, who: &str) -> Vec<String> {
+    let res = app.get("/api/v1/users?limit=500", who).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["role"] == "admin" && u["active"] == true)
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn two_admins_deactivating_each_other_leave_one(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let me: Value = app
+        .get("/api/v1/auth/me", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    // (id, token) of the admin that is active now.
+    let mut survivor = (
+        me["id"].as_str().unwrap().to_string(),
+        app.admin_token.clone(),
+    );
+    let mut refusals = Vec::new();
+    for round in 0..6 {
+        let name = format!(
+            "admin-{round}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let res = app
+            .post(
+                "/api/v1/users",
+                &survivor.1,
+                &json!({"username": name, "password": PASSWORD, "display_name": name, "role": "admin"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let other: Value = res.json().await.unwrap();
+        let other = (
+            other["id"].as_str().unwrap().to_string(),
+            app.login_ok(&name, PASSWORD).await,
+        );
+        assert_eq!(active_admins(&app, &survivor.1).await.len(), 2);
+
+        // Each deactivates the other, at once.
+        let off = json!({"active": false});
+        let (to_other, to_survivor) = (
+            format!("/api/v1/users/{}", other.0),
+            format!("/api/v1/users/{}", survivor.0),
+        );
+        let (by_survivor, by_other) = tokio::join!(
+            app.patch(&to_other, &survivor.1, &off),
+            app.patch(&to_survivor, &other.1, &off),
+        );
+        let statuses = (by_survivor.status().as_u16(), by_other.status().as_u16());
+        // Exactly one succeeds. The other is refused by the last-admin rule
+        // (409), or, when the winner's change revoked its token before its
+        // request was even authenticated, as a deactivated user (401).
+        let (winner, loser) = match statuses {
+            (200, _) => (survivor.clone(), by_other),
+            (_, 200) => (other.clone(), by_survivor),
+            _ => panic!("round {round}: neither succeeded: {statuses:?}"),
+        };
+        let refused = loser.status().as_u16();
+        assert!(
+            refused == 409 || refused == 401,
+            "round {round}: both succeeded or an unexpected refusal: {statuses:?}"
+        );
+        let body = problem(loser, refused).await;
+        if refused == 409 {
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("last active admin"),
+                "{body}"
+            );
+        }
+        refusals.push(refused);
+        survivor = winner;
+        assert_eq!(
+            active_admins(&app, &survivor.1).await,
+            [survivor.0.clone()],
+            "round {round}"
+        );
+    }
+    eprintln!("refusals: {refusals:?}");
 }
