@@ -470,7 +470,11 @@ fn valid_closure() -> impl Strategy<Value = Valid> {
         ids,
         times,
         (seconds_format(), seconds_format()),
-        (chars(1..=32), select(Rank::ALL.to_vec()), any::<bool>()),
+        (
+            chars(1..=32).prop_filter("no white space at either end", |s| s.trim() == s),
+            select(Rank::ALL.to_vec()),
+            any::<bool>(),
+        ),
         rationale,
         evidence,
         victim,
@@ -753,6 +757,21 @@ fn breakage() -> impl Strategy<Value = Breakage> {
         timestamp("closure_proposed_at"),
         breaks("proposed_by", prop_oneof![Just(None), some(json_not("o"))]),
         req_str("proposed_by.officer_id", 32),
+        breaks(
+            "proposed_by.officer_id",
+            (
+                chars(1..=20),
+                select(vec![" ", "\t", "\n", "\u{a0}"]),
+                any::<bool>(),
+            )
+                .prop_map(|(id, space, before)| {
+                    Some(Value::String(if before {
+                        format!("{space}{id}")
+                    } else {
+                        format!("{id}{space}")
+                    }))
+                }),
+        ),
         breaks(
             "proposed_by.rank",
             prop_oneof![
