@@ -16,7 +16,7 @@ use crate::service::ingest::{Outcome, ingest};
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 /// The most closures one batch may hold.
@@ -341,6 +341,13 @@ fn parse_closure_cursor(cursor: &str) -> AppResult<(i64, String)> {
 
 /// Closures the caller may see, newest received first, with keyset pagination
 /// (a page never repeats or skips a row while others insert).
+///
+/// Listing is logged: each page answered is one `closure.listed` audit event,
+/// committed with the page read, whose `details` hold the ids on the page
+/// (`closure_ids`), their `count` and the `filters` used (with `limit` and
+/// `cursor`). An empty page is logged too. A page whose event cannot be
+/// written is not answered: the answer is the error (503 when the database
+/// is unavailable).
 #[utoipa::path(
     tag = "closures",
     params(ClosureQuery),
@@ -367,16 +374,17 @@ pub async fn list_closures(
         state.settings.page_limit_max,
     )?;
     let before = q.cursor.as_deref().map(parse_closure_cursor).transpose()?;
-    let mut rows = reads::list(&state, &caller, filter, before, limit + 1).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(closure_cursor)
+    let filters = json!({"status": q.status, "force_id": q.force_id, "division": q.division,
+                         "outcome_code": q.outcome_code, "offence_category": q.offence_category,
+                         "from": q.from, "to": q.to, "limit": limit, "cursor": q.cursor});
+    let page = reads::list(&state, &caller, filter, before, limit, filters).await?;
+    let next_cursor = if page.more {
+        page.items.last().map(closure_cursor)
     } else {
         None
     };
     Ok(web::Json(ClosurePage {
-        items: rows.iter().map(ClosureView::from).collect(),
+        items: page.items.iter().map(ClosureView::from).collect(),
         next_cursor,
     }))
 }

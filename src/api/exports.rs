@@ -1,5 +1,7 @@
 //! `/api/v1/exports`: streamed CSV for auditors. Each download is an
-//! `export.downloaded` event with its filters and row count.
+//! `export.downloaded` event with its filters, committed before the response
+//! starts, and an `export.completed` event with its row count and whether it
+//! completed, written when it ends.
 
 use super::audit::{EventQuery, event_filter};
 use super::closures::{ClosureQuery, closure_filter};
@@ -18,7 +20,7 @@ use crate::export::closures_csv as closure_columns;
 use crate::export::produce::{self, TrendSpec};
 use crate::export::stream::csv_response;
 use crate::export::trends::{parse_group_by, suppress_threshold};
-use crate::service::exports::{Months, auditor_scope, record_download};
+use crate::service::exports::{Months, auditor_scope, start_download};
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use serde_json::json;
@@ -45,6 +47,12 @@ fn stamp() -> String {
 
 /// Every closure the auditor may see, matching the list's filters, oldest
 /// received first (RFC 4180, CRLF, formula cells neutralised).
+///
+/// Logged: an `export.downloaded` event with these filters is committed
+/// before the response starts (when it cannot be, the answer is that error,
+/// e.g. 503, and no data); when the download ends, an `export.completed` event
+/// records `rows`, `completed` (false when the client went away or the export
+/// failed part way) and `downloaded_seq`, the seq of the first.
 #[utoipa::path(
     tag = "exports",
     params(ClosuresCsvQuery),
@@ -88,18 +96,19 @@ pub async fn closures_csv(
     }
     let filters = json!({"status": q.status, "force_id": q.force_id, "division": q.division, "outcome_code": q.outcome_code,
                          "offence_category": q.offence_category, "from": q.from, "to": q.to});
-    let (db, db2) = (state.db.clone(), state.db.clone());
+    let download = start_download(&state.db, &caller, "closures.csv", filters).await?;
+    let db = state.db.clone();
     Ok(csv_response(
         &format!("closures-{}.csv", stamp()),
         q.bom.unwrap_or(false),
         &closure_columns::COLUMNS,
         move |sink| {
             if visible.is_err() {
-                return Ok(0);
+                return Ok(());
             }
-            produce::closures(&db, &filter, &mut |cells| sink.record(cells))
+            produce::closures(&db, &filter, &mut |cells| sink.record(cells)).map(drop)
         },
-        move |rows, done| record_download(&db2, &caller, "closures.csv", filters, rows, done),
+        move |rows, completed| download.finish(rows, completed),
     ))
 }
 
@@ -116,6 +125,16 @@ pub struct AuditCsvQuery {
 
 /// The audit log, oldest first, with each event's leaf (auditors; a force
 /// auditor sees its own force's events). Admins read the log as JSON.
+///
+/// Logged: an `export.downloaded` event with these filters is committed
+/// before the response starts (when it cannot be, the answer is that error,
+/// e.g. 503, and no data); when the download ends, an `export.completed` event
+/// records `rows`, `completed` (false when the client went away or the export
+/// failed part way) and `downloaded_seq`, the seq of the first.
+///
+/// The file includes the download's own `export.downloaded` event when the
+/// filters match it (it is committed before the log is read), never its
+/// `export.completed`.
 #[utoipa::path(
     tag = "exports",
     params(AuditCsvQuery),
@@ -154,18 +173,17 @@ pub async fn audit_csv(
     let mut filter = event_filter(&caller, &query)?;
     let filters = json!({"closure_id": q.closure_id, "actor_id": q.actor_id, "action": q.action, "from": q.from,
                          "to": q.to, "after_seq": q.after_seq});
-    let (db, db2) = (state.db.clone(), state.db.clone());
+    let download = start_download(&state.db, &caller, "audit.csv", filters).await?;
+    let db = state.db.clone();
     Ok(csv_response(
         &format!("audit-{}.csv", stamp()),
         q.bom.unwrap_or(false),
         &AUDIT_CSV_COLUMNS,
         move |sink| {
-            let mut rows = 0;
             loop {
                 let page = db.read_blocking(|c| events::page(c, &filter, 5000))?;
                 let full = page.len() == 5000;
                 for (e, leaf, hash) in &page {
-                    rows += 1;
                     let entry = Entry {
                         seq: e.seq,
                         leaf_index: *leaf,
@@ -173,16 +191,16 @@ pub async fn audit_csv(
                         leaf_hash: hash.clone(),
                     };
                     if !sink.record(csv_record(&entry)) {
-                        return Ok(rows);
+                        return Ok(());
                     }
                 }
                 match page.last() {
                     Some((e, _, _)) if full => filter.after_seq = Some(e.seq),
-                    _ => return Ok(rows),
+                    _ => return Ok(()),
                 }
             }
         },
-        move |rows, done| record_download(&db2, &caller, "audit.csv", filters, rows, done),
+        move |rows, completed| download.finish(rows, completed),
     ))
 }
 
@@ -212,6 +230,12 @@ pub struct TrendsQuery {
 
 /// One row per group: counts, median and 90th percentile hours to decision,
 /// finalised totals and closures per 100 finalised; small counts suppressed.
+///
+/// Logged: an `export.downloaded` event with these filters is committed
+/// before the response starts (when it cannot be, the answer is that error,
+/// e.g. 503, and no data); when the download ends, an `export.completed` event
+/// records `rows`, `completed` (false when the client went away or the export
+/// failed part way) and `downloaded_seq`, the seq of the first.
 #[utoipa::path(
     tag = "exports",
     params(TrendsQuery),
@@ -259,7 +283,8 @@ pub async fn trends_csv(
     let filters = json!({"from": months.from, "to": months.to, "group_by": group_by, "suppress_below": below,
                          "force_id": q.force_id, "division": q.division, "offence_category": q.offence_category,
                          "outcome_code": q.outcome_code});
-    let (db, db2) = (state.db.clone(), state.db.clone());
+    let download = start_download(&state.db, &caller, "trends.csv", filters).await?;
+    let db = state.db.clone();
     let cache = state.trends.clone();
     let header = spec.header();
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
@@ -269,10 +294,10 @@ pub async fn trends_csv(
         &header,
         move |sink| {
             if force.is_err() {
-                return Ok(0);
+                return Ok(());
             }
-            produce::trends(&db, &spec, Some(&cache), &mut |row| sink.record(row))
+            produce::trends(&db, &spec, Some(&cache), &mut |row| sink.record(row)).map(drop)
         },
-        move |rows, done| record_download(&db2, &caller, "trends.csv", filters, rows, done),
+        move |rows, completed| download.finish(rows, completed),
     ))
 }

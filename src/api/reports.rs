@@ -5,11 +5,12 @@ use super::schemas;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::domain::stats::FunnelPoint;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::export::outliers::{CSV_COLUMNS, record};
+use crate::export::stream::bytes_response;
 use crate::export::svg::funnel_svg;
 use crate::service::reports::{OutlierRequest, outliers};
-use actix_web::http::header::{ACCEPT, CONTENT_TYPE};
+use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -54,6 +55,12 @@ pub struct OutlierReport {
 /// Each unit's closures under 15/16 per crime finalised, with funnel-plot limits
 /// at 95% and 99.8% (normal approximation to the binomial) around the overall
 /// proportion and its flag. `Accept: text/csv` answers CSV.
+///
+/// Logged: an `export.downloaded` event (`outliers.json`, `outliers.csv` or
+/// `funnel.svg`, with these parameters) is committed before the answer (when it
+/// cannot be, the answer is that error, e.g. 503); when the response ends, an
+/// `export.completed` event records `rows` (units), `completed` and
+/// `downloaded_seq`.
 #[utoipa::path(
     tag = "reports",
     params(OutlierQuery),
@@ -79,7 +86,7 @@ pub async fn outlier_report(
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/csv"));
-    let (p0, items) = outliers(
+    let (p0, items, download) = outliers(
         &state,
         &caller,
         q.request()?,
@@ -90,11 +97,15 @@ pub async fn outlier_report(
         },
     )
     .await?;
+    let rows = items.len() as u64;
+    let done = move |rows, completed| download.finish(rows, completed);
     if !wants_csv {
-        return Ok(HttpResponse::Ok().json(OutlierReport {
+        let body = serde_json::to_vec(&OutlierReport {
             overall_proportion: p0,
             items,
-        }));
+        })
+        .map_err(|e| AppError::internal(format!("the report does not serialise: {e}")))?;
+        return Ok(bytes_response("application/json", None, body, rows, done));
     }
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
@@ -108,17 +119,23 @@ pub async fn outlier_report(
         );
     }
     let body = w.into_inner().unwrap_or_default();
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((
-            "content-disposition",
-            "attachment; filename=\"outliers.csv\"",
-        ))
-        .body(body))
+    Ok(bytes_response(
+        "text/csv; charset=utf-8",
+        Some("outliers.csv"),
+        body,
+        rows,
+        done,
+    ))
 }
 
 /// The funnel plot: one point per unit, the 95% and 99.8% limits, the overall
 /// proportion, outliers labelled, and a title naming the period and filters.
+///
+/// Logged: an `export.downloaded` event (`outliers.json`, `outliers.csv` or
+/// `funnel.svg`, with these parameters) is committed before the answer (when it
+/// cannot be, the answer is that error, e.g. 503); when the response ends, an
+/// `export.completed` event records `rows` (units), `completed` and
+/// `downloaded_seq`.
 #[utoipa::path(
     tag = "reports",
     params(OutlierQuery),
@@ -140,8 +157,13 @@ pub async fn funnel(
 ) -> AppResult<HttpResponse> {
     let request = q.request()?;
     let title = request.title();
-    let (p0, items) = outliers(&state, &caller, request, "funnel.svg").await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "image/svg+xml; charset=utf-8"))
-        .body(funnel_svg(&title, p0, &items)))
+    let (p0, items, download) = outliers(&state, &caller, request, "funnel.svg").await?;
+    let body = funnel_svg(&title, p0, &items).into_bytes();
+    Ok(bytes_response(
+        "image/svg+xml; charset=utf-8",
+        None,
+        body,
+        items.len() as u64,
+        move |rows, completed| download.finish(rows, completed),
+    ))
 }

@@ -1,5 +1,6 @@
-//! Reading closures, within the caller's scope. Viewing one is itself an audit
-//! event (Data Protection Act 2018, s.62: consultation is logged).
+//! Reading closures, within the caller's scope. Viewing one, and each page of
+//! the list, is itself an audit event (Data Protection Act 2018, s.62:
+//! consultation is logged).
 
 use crate::app::AppState;
 use crate::audit::{self, Action, Event};
@@ -8,7 +9,7 @@ use crate::db::Conn;
 use crate::db::closures::{self, ClosureFilter, ClosureRow, DecisionRow};
 use crate::domain::access::{Scope, closure_scope};
 use crate::error::{AppError, AppResult};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A closure with every decision taken on it.
 #[derive(Debug, Clone)]
@@ -85,24 +86,64 @@ pub async fn view(state: &AppState, caller: &AuthUser, id: String) -> AppResult<
         .await
 }
 
-/// `GET /closures`: a page, newest received first, after the keyset position
-/// `before`. A force the caller may not see yields an empty page.
+/// A page of the closure list.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub items: Vec<Closure>,
+    /// Whether more rows follow this page.
+    pub more: bool,
+}
+
+/// `GET /closures`: a page of at most `limit`, newest received first, after the
+/// keyset position `before`. Listing is a consultation of every closure on the
+/// page: the page is read in one transaction with its `closure.listed` event
+/// (the ids on the page, and `filters` as the caller gave them), so no page is
+/// answered without its record. A force the caller may not see yields an empty
+/// page, which is logged too.
 pub async fn list(
     state: &AppState,
     caller: &AuthUser,
     mut filter: ClosureFilter,
     before: Option<(i64, String)>,
     limit: i64,
-) -> AppResult<Vec<Closure>> {
-    match scope_of(caller)?.narrow(filter.force_id.as_deref()) {
-        Ok(force) => filter.force_id = force,
-        Err(_) => return Ok(Vec::new()),
-    }
+    filters: Value,
+) -> AppResult<ListPage> {
+    let scope = scope_of(caller)?;
+    let visible = match scope.narrow(filter.force_id.as_deref()) {
+        Ok(force) => {
+            filter.force_id = force;
+            true
+        }
+        Err(_) => false,
+    };
+    let scope_force = match scope {
+        Scope::Force(f) => Some(f),
+        Scope::All => None,
+    };
+    let caller = caller.clone();
     state
         .db
-        .read(move |c| {
-            let rows = closures::page(c, &filter, before, limit)?;
-            with_decisions(c, rows)
+        .write(move |c| {
+            let mut rows = if visible {
+                closures::page(c, &filter, before, limit + 1)?
+            } else {
+                Vec::new()
+            };
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit.max(0) as usize);
+            let items = with_decisions(c, rows)?;
+            let ids: Vec<&str> = items.iter().map(|cl| cl.row.id.as_str()).collect();
+            let details = json!({"closure_ids": ids, "count": ids.len(), "filters": filters});
+            let actor = caller.actor();
+            let event = Event::new(
+                Action::ClosureListed,
+                &actor,
+                Some(&caller.request_id),
+                details,
+            )
+            .force(scope_force.as_deref());
+            audit::append(c, event)?;
+            Ok(ListPage { items, more })
         })
         .await
 }

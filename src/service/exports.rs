@@ -1,5 +1,6 @@
 //! What exports and reports share: who may have them, the months they cover,
-//! and the `export.downloaded` event each download leaves.
+//! and the events each download leaves: `export.downloaded` before its first
+//! byte, `export.completed` when it ends.
 
 use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
@@ -71,30 +72,74 @@ impl Months {
     }
 }
 
-/// Records a download (blocking; runs after the last row went out).
-pub fn record_download(
+/// A download on the record: its `export.downloaded` event is committed, and
+/// [`Download::finish`] follows it with `export.completed` when it ends.
+pub struct Download {
+    db: Db,
+    caller: AuthUser,
+    export: &'static str,
+    /// The `seq` of the `export.downloaded` event.
+    pub seq: i64,
+}
+
+/// Commits the `export.downloaded` event (the export's name and `filters`)
+/// before anything of the export is sent, so that a download cut off by a
+/// crash is still on the record. An error here (503 when the database is
+/// unavailable) is answered instead of the data.
+pub async fn start_download(
     db: &Db,
     caller: &AuthUser,
-    export: &str,
+    export: &'static str,
     filters: Value,
-    rows: u64,
-    completed: bool,
-) {
-    let actor = caller.actor();
-    let details =
-        json!({"export": export, "filters": filters, "rows": rows, "completed": completed});
-    let res = db.write_blocking(|c| {
-        let ev = Event::new(
-            Action::ExportDownloaded,
-            &actor,
-            Some(&caller.request_id),
-            details,
-        )
-        .force(caller.force_id.as_deref());
-        audit::append(c, ev).map(|_| ())
-    });
-    if let Err(e) = res {
-        tracing::error!(error = %e, export, "could not record the download");
+) -> AppResult<Download> {
+    let (db, caller) = (db.clone(), caller.clone());
+    crate::db::blocking(move || {
+        let seq = db.write_blocking(|c| {
+            let actor = caller.actor();
+            let details = json!({"export": export, "filters": filters});
+            let ev = Event::new(
+                Action::ExportDownloaded,
+                &actor,
+                Some(&caller.request_id),
+                details,
+            )
+            .force(caller.force_id.as_deref());
+            audit::append(c, ev)
+        })?;
+        Ok(Download {
+            db,
+            caller,
+            export,
+            seq,
+        })
+    })
+    .await
+}
+
+impl Download {
+    /// Records how the download ended (blocking: call it off the async
+    /// workers): `rows` data rows written, `completed` false when the client
+    /// went away or the export failed part way. The data has gone out by
+    /// now, so a failure to record this is logged, not answered; the
+    /// `export.downloaded` event stands either way.
+    pub fn finish(self, rows: u64, completed: bool) {
+        let actor = self.caller.actor();
+        let details = json!({"export": self.export, "rows": rows, "completed": completed,
+                             "downloaded_seq": self.seq});
+        let res = self.db.write_blocking(|c| {
+            let ev = Event::new(
+                Action::ExportCompleted,
+                &actor,
+                Some(&self.caller.request_id),
+                details,
+            )
+            .force(self.caller.force_id.as_deref());
+            audit::append(c, ev).map(|_| ())
+        });
+        if let Err(e) = res {
+            tracing::error!(error = %e, export = self.export, downloaded_seq = self.seq,
+                            rows, completed, "could not record the end of a download");
+        }
     }
 }
 

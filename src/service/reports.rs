@@ -10,7 +10,7 @@ use crate::domain::closures::OFFENCE_CATEGORIES;
 use crate::domain::stats::FunnelPoint;
 use crate::error::{AppError, AppResult};
 use crate::export::outliers::{Level, Units};
-use crate::service::exports::{Months, auditor_scope, record_download};
+use crate::service::exports::{Download, Months, auditor_scope, start_download};
 use serde_json::json;
 
 /// What an outlier report asks for.
@@ -82,13 +82,15 @@ impl OutlierRequest {
     }
 }
 
-/// Computes the report within the caller's scope, and records it as a download.
+/// Computes the report within the caller's scope, and puts its download on the
+/// record (`export.downloaded` committed before anything is answered; the
+/// caller finishes the returned [`Download`] when the response ends).
 pub async fn outliers(
     state: &AppState,
     caller: &AuthUser,
     req: OutlierRequest,
     format: &'static str,
-) -> AppResult<(Option<f64>, Vec<FunnelPoint>)> {
+) -> AppResult<(Option<f64>, Vec<FunnelPoint>, Download)> {
     let scope = auditor_scope(caller)?;
     let force = match scope {
         crate::domain::access::Scope::All => None,
@@ -103,22 +105,28 @@ pub async fn outliers(
         to: Some(to),
         ..Default::default()
     };
-    let caller = caller.clone();
+    let filters = json!({"from": req.months.from, "to": req.months.to, "level": format!("{:?}", req.level).to_lowercase(),
+                         "offence_category": req.offence_category, "outcome_code": req.outcome_code});
     let db = state.db.clone();
-    crate::db::blocking(move || {
+    let (p0, points) = crate::db::blocking(move || {
         let mut units = Units::new(req.level);
         closures::for_each(&db, &filter, |r| {
             units.add(r);
             true
         })?;
         let vols = db.read_blocking(|c| {
-            volumes::in_range(c, &req.months.from, &req.months.to, force.as_deref(), None, req.offence_category.as_deref())
+            volumes::in_range(
+                c,
+                &req.months.from,
+                &req.months.to,
+                force.as_deref(),
+                None,
+                req.offence_category.as_deref(),
+            )
         })?;
-        let (p0, points) = units.finish(&vols);
-        let filters = json!({"from": req.months.from, "to": req.months.to, "level": format!("{:?}", req.level).to_lowercase(),
-                             "offence_category": req.offence_category, "outcome_code": req.outcome_code});
-        record_download(&db, &caller, format, filters, points.len() as u64, true);
-        Ok((p0, points))
+        Ok(units.finish(&vols))
     })
-    .await
+    .await?;
+    let download = start_download(&state.db, caller, format, filters).await?;
+    Ok((p0, points, download))
 }

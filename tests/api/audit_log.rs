@@ -357,8 +357,9 @@ async fn build(app: &TestApp) -> Built {
     }
 }
 
-/// The closures as they are now, exported by a national auditor (the list is
-/// not logged, so this adds no event).
+/// The closures as they are now, exported by a national auditor (the page is a
+/// `closure.listed` event, written after the tampering and never integrated, as
+/// the sequencer is stopped: the verifiers take it as pending).
 async fn export_closures(app: &TestApp, built: &Built) {
     let closures: Value = app
         .get("/api/v1/closures?limit=500", &built.national)

@@ -607,3 +607,25 @@ impl TestApp {
         t
     }
 }
+
+impl TestApp {
+    /// Makes the database refuse every new `closure.listed` and
+    /// `export.downloaded` event, as a broken log table would.
+    pub fn refuse_consultation_events(&self) {
+        if self.is_postgres() {
+            self.sql(
+                "CREATE FUNCTION refuse_consultations() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'refused for the test'; END $$; \
+                 CREATE TRIGGER refuse_consultations BEFORE INSERT ON audit_events FOR EACH ROW \
+                 WHEN (NEW.action IN ('closure.listed', 'export.downloaded')) \
+                 EXECUTE FUNCTION refuse_consultations();",
+            );
+        } else {
+            self.sql(
+                "CREATE TRIGGER refuse_consultations BEFORE INSERT ON audit_events \
+                 WHEN NEW.action IN ('closure.listed', 'export.downloaded') \
+                 BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;",
+            );
+        }
+    }
+}

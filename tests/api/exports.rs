@@ -1,5 +1,5 @@
 //! Exports and reports: exact CSV headers, spreadsheet safety, scoping, the
-//! download event, trend counts and rates and funnel limits equal to an
+//! download on record before its first byte and its end after, trend counts and rates and funnel limits equal to an
 //! independent computation, suppression, a funnel plot that parses, and the
 //! offline export giving the same CSV.
 
@@ -15,6 +15,9 @@ on_both_backends!(
     trends_equal_an_independent_computation,
     outliers_and_the_funnel_plot,
     a_repeated_trend_table_is_never_stale,
+    every_download_is_on_record_before_its_first_byte,
+    a_download_cut_short_is_recorded_as_incomplete,
+    no_download_without_its_event,
 );
 
 /// Trend tables are kept between requests, but every closure, decision, reopen
@@ -218,15 +221,17 @@ async fn closures_csv_is_exact_safe_and_scoped(b: Backend) {
         422,
     )
     .await;
-    // Each download is on record with its filters and row count.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Each download is on record with its filters, and its end with its row
+    // count; refused ones are not downloads.
     let downloads = app.events("action=export.downloaded").await;
     assert_eq!(downloads.len(), 4);
-    assert_eq!(downloads[0]["details"]["rows"], 3);
     assert_eq!(downloads[0]["details"]["export"], "closures.csv");
     assert_eq!(downloads[1]["details"]["filters"]["status"], "signed_off");
-    assert_eq!(downloads[1]["details"]["rows"], 1);
     assert_eq!(downloads[2]["actor"]["force_id"], "kent");
+    let ends = completions(&app, &downloads).await;
+    let counts: Vec<&Value> = ends.iter().map(|e| &e["details"]["rows"]).collect();
+    assert_eq!(counts, [3, 1, 2, 0]);
+    assert!(ends.iter().all(|e| e["details"]["completed"] == true));
 
     // The offline export writes the same file.
     let out = app.dir.path().join("offline.csv");
@@ -255,7 +260,12 @@ async fn audit_csv_has_every_event(b: Backend) {
     assert_eq!(status, 200);
     assert!(body.starts_with(&format!("{AUDIT_COLUMNS}\r\n")));
     let all = rows(&body);
-    assert_eq!(all.len(), events.len());
+    // Every event, then the download's own `export.downloaded`: it is committed
+    // before the log is read.
+    assert_eq!(all.len(), events.len() + 1);
+    assert_eq!(all[events.len()]["action"], "export.downloaded");
+    let own: Value = serde_json::from_str(&all[events.len()]["details_json"]).unwrap();
+    assert_eq!(own["export"], "audit.csv");
     for (r, e) in all.iter().zip(&events) {
         assert_eq!(r["seq"], e["seq"].to_string());
         assert_eq!(r["action"], e["action"].as_str().unwrap());
@@ -284,8 +294,9 @@ async fn audit_csv_has_every_event(b: Backend) {
     )
     .await;
     // The offline verifier reads the HTTP export back and finds it intact, against
-    // a checkpoint that covers every event before the download (which is itself a
-    // new event, written after the last row).
+    // a checkpoint that covers every event before the download (the file also
+    // holds the download's own event, and maybe the end of the one before, not
+    // yet in a checkpoint).
     let cp = app.settle().await;
     let export = app.dir.path().join("audit.csv");
     let (_, body, _) = csv(&app, "/api/v1/exports/audit.csv", &national).await;
@@ -774,4 +785,285 @@ async fn outliers_and_the_funnel_plot(b: Backend) {
         403,
     )
     .await;
+}
+
+/// The `export.completed` event of each download, in order. They follow the end
+/// of each response, so this polls (for a few seconds at most) until all are in.
+async fn completions(app: &TestApp, downloads: &[Value]) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let ends = app.events("action=export.completed").await;
+        let found: Vec<Option<&Value>> = downloads
+            .iter()
+            .map(|d| {
+                ends.iter()
+                    .find(|e| e["details"]["downloaded_seq"] == d["seq"])
+            })
+            .collect();
+        if found.iter().all(Option::is_some) {
+            for (d, e) in downloads.iter().zip(&found) {
+                let e = e.unwrap();
+                assert_eq!(e["details"]["export"], d["details"]["export"]);
+                assert_eq!(e["actor"], d["actor"]);
+                assert_eq!(e["force_id"], d["force_id"]);
+                assert!(e["seq"].as_i64() > d["seq"].as_i64());
+            }
+            return found.into_iter().map(|e| e.unwrap().clone()).collect();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no export.completed for some of {downloads:?}; have {ends:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// One kind of download: where, with which `Accept`, the export's name in its
+/// events, one filter and the value its event records, how to count its rows.
+struct Case {
+    path: String,
+    accept: &'static str,
+    export: &'static str,
+    filter: &'static str,
+    value: Value,
+    count: fn(&str) -> usize,
+}
+
+/// Every kind of download: its `export.downloaded` event (with its filters) is
+/// in the database once the response headers have arrived, before any of the
+/// body is read; its `export.completed` follows with the rows sent.
+async fn every_download_is_on_record_before_its_first_byte(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, kent) = app.user("force_system", Some("kent"), None).await;
+    let (_, essex) = app.user("force_system", Some("essex"), None).await;
+    let (auditor_user, auditor) = app.user("auditor", Some("kent"), None).await;
+    let (national_user, national) = app.user("auditor", None, None).await;
+    for i in 0..3 {
+        app.post_closure(&kent, &closure_body("kent", &format!("REC-K{i}")))
+            .await;
+    }
+    app.post_closure(&essex, &closure_body("essex", "REC-E1"))
+        .await;
+    let m = chrono::Utc::now().format("%Y-%m").to_string();
+    // Denominators, so that every unit is a point on the funnel plot.
+    for (force, token) in [("kent", &kent), ("essex", &essex)] {
+        let vol = json!({"force_id": force, "month": m, "offence_category": "domestic_abuse", "finalised_total": 20});
+        let res = app
+            .request(
+                reqwest::Method::PUT,
+                "/api/v1/volumes",
+                Some(token),
+                Some(&vol),
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    type Count = fn(&str) -> usize;
+    let csv_rows: Count = |body| rows(body).len();
+    let json_items: Count = |body| {
+        serde_json::from_str::<Value>(body).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let circles: Count = |body| {
+        roxmltree::Document::parse(body)
+            .unwrap()
+            .descendants()
+            .filter(|n| n.has_tag_name("circle"))
+            .count()
+    };
+    let case = |path: String, accept, export, filter: &'static str, value, count| Case {
+        path,
+        accept,
+        export,
+        filter,
+        value,
+        count,
+    };
+    let cases = [
+        case(
+            "/api/v1/exports/closures.csv?division=North".into(),
+            "*/*",
+            "closures.csv",
+            "division",
+            json!("North"),
+            csv_rows,
+        ),
+        case(
+            "/api/v1/exports/audit.csv?action=closure.created".into(),
+            "*/*",
+            "audit.csv",
+            "action",
+            json!("closure.created"),
+            csv_rows,
+        ),
+        case(
+            format!("/api/v1/exports/trends.csv?from={m}&to={m}&group_by=force_id"),
+            "*/*",
+            "trends.csv",
+            "group_by",
+            json!(["force_id"]),
+            csv_rows,
+        ),
+        case(
+            format!("/api/v1/reports/outliers?from={m}&to={m}"),
+            "application/json",
+            "outliers.json",
+            "from",
+            json!(m),
+            json_items,
+        ),
+        case(
+            format!("/api/v1/reports/outliers?from={m}&to={m}&outcome_code=16"),
+            "text/csv",
+            "outliers.csv",
+            "outcome_code",
+            json!(16),
+            csv_rows,
+        ),
+        case(
+            format!("/api/v1/reports/funnel.svg?from={m}&to={m}&offence_category=domestic_abuse"),
+            "*/*",
+            "funnel.svg",
+            "offence_category",
+            json!("domestic_abuse"),
+            circles,
+        ),
+    ];
+    let mut expected_rows = Vec::new();
+    for (token, user, force) in [
+        (&national, &national_user, Value::Null),
+        (&auditor, &auditor_user, json!("kent")),
+    ] {
+        for Case {
+            path,
+            accept,
+            export,
+            filter,
+            value,
+            count,
+        } in &cases
+        {
+            let before = app.events("action=export.downloaded").await.len();
+            let res = app
+                .client
+                .get(app.url(path))
+                .bearer_auth(token)
+                .header("accept", *accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 200, "{path}");
+            // Headers in hand, body unread: the download is already on record,
+            // as another client (the admin) reads it from the database.
+            let downloads = app.events("action=export.downloaded").await;
+            assert_eq!(
+                downloads.len(),
+                before + 1,
+                "{path}: not on record before the body"
+            );
+            let d = downloads.last().unwrap();
+            assert_eq!(d["details"]["export"], *export, "{path}");
+            assert_eq!(d["details"]["filters"][*filter], *value, "{path}: {d}");
+            assert_eq!(d["actor"]["user_id"], user["id"]);
+            assert_eq!(d["force_id"], force, "{path}");
+            let body = res.text().await.unwrap();
+            let n = count(&body);
+            let end = completions(&app, std::slice::from_ref(d)).await.remove(0);
+            assert_eq!(end["details"]["rows"], n, "{path}: {end}");
+            assert_eq!(end["details"]["completed"], true, "{path}: {end}");
+            assert_eq!(end["details"]["downloaded_seq"], d["seq"]);
+            expected_rows.push(n);
+        }
+    }
+    // The national auditor's CSV holds every force, the force auditor's its own.
+    assert_eq!(expected_rows[0], 4);
+    assert_eq!(expected_rows[cases.len()], 3);
+    assert!(expected_rows.iter().all(|n| *n > 0), "{expected_rows:?}");
+    // One downloaded and one completed event per download, nothing more.
+    assert_eq!(
+        app.events("action=export.downloaded").await.len(),
+        2 * cases.len()
+    );
+    assert_eq!(
+        app.events("action=export.completed").await.len(),
+        2 * cases.len()
+    );
+}
+
+/// A client that goes away part way through a large export: the download is
+/// on record, and its end says it did not complete.
+async fn a_download_cut_short_is_recorded_as_incomplete(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, kent) = app.user("force_system", Some("kent"), None).await;
+    let (_, national) = app.user("auditor", None, None).await;
+    // About 5 KB a row and 3,000 rows: far more than the channel and the
+    // sockets' buffers hold, so the export cannot finish unread.
+    let long = "The victim withdrew support after a safeguarding visit; ".repeat(90);
+    const BATCHES: usize = 3;
+    for batch in 0..BATCHES {
+        let items: Vec<Value> = (0..1000)
+            .map(|i| {
+                let mut c = closure_body("kent", &format!("BIG-{batch}-{i:04}"));
+                c["rationale"] = json!(long);
+                c
+            })
+            .collect();
+        let res = app
+            .post("/api/v1/closures/batch", &kent, &json!({"closures": items}))
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    let total = BATCHES * 1000;
+
+    // Read to the end, it completes.
+    let (status, body, _) = csv(&app, "/api/v1/exports/closures.csv", &national).await;
+    assert_eq!(status, 200);
+    assert_eq!(rows(&body).len(), total);
+    let whole = app.events("action=export.downloaded").await;
+    assert_eq!(whole.len(), 1);
+    let end = completions(&app, &whole).await.remove(0);
+    assert_eq!(
+        (&end["details"]["rows"], &end["details"]["completed"]),
+        (&json!(total), &json!(true))
+    );
+
+    // Dropped after the first chunk: on record, and not completed.
+    let mut res = app.get("/api/v1/exports/closures.csv", &national).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let first = res.chunk().await.unwrap().expect("a first chunk");
+    assert!(!first.is_empty());
+    drop(res);
+    let downloads = app.events("action=export.downloaded").await;
+    assert_eq!(downloads.len(), 2);
+    let end = completions(&app, &downloads[1..]).await.remove(0);
+    assert_eq!(end["details"]["completed"], false, "{end}");
+    let sent = end["details"]["rows"].as_u64().unwrap();
+    assert!(sent < total as u64, "{end}");
+}
+
+/// When the `export.downloaded` event cannot be committed, the answer is the
+/// error, not the data.
+async fn no_download_without_its_event(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, kent) = app.user("force_system", Some("kent"), None).await;
+    let (_, national) = app.user("auditor", None, None).await;
+    app.post_closure(&kent, &closure_body("kent", "NOREC-1"))
+        .await;
+    app.refuse_consultation_events();
+    for path in [
+        "/api/v1/exports/closures.csv",
+        "/api/v1/exports/audit.csv",
+        "/api/v1/exports/trends.csv",
+        "/api/v1/reports/outliers",
+        "/api/v1/reports/funnel.svg",
+    ] {
+        let res = app.get(path, &national).await;
+        let status = res.status().as_u16();
+        assert!(status >= 500, "{path}: {status}");
+        problem(res, status).await;
+    }
+    assert!(app.events("action=export.downloaded").await.is_empty());
+    assert!(app.events("action=export.completed").await.is_empty());
 }

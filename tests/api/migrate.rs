@@ -105,7 +105,8 @@ async fn json_of(app: &TestApp, path: &str, token: &str) -> Value {
     res.json().await.unwrap()
 }
 
-/// Reads that write no event.
+/// Reads whose answers the events they write do not change (each page of the
+/// closure list is a `closure.listed` event; the user list writes none).
 async fn listings(app: &TestApp, national: &str) -> (Value, Value) {
     (
         json_of(app, "/api/v1/closures?limit=500", national).await["items"].clone(),

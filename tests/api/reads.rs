@@ -1,5 +1,5 @@
 //! Reading closures: scoping per role, filters, keyset pagination under
-//! concurrent inserts, cases, and the view event.
+//! concurrent inserts, cases, the view event, and the list event of each page.
 
 use crate::common::*;
 use crate::on_both_backends;
@@ -10,7 +10,9 @@ on_both_backends!(
     each_role_sees_only_its_scope,
     list_filters,
     pages_neither_repeat_nor_skip,
-    cases_are_oldest_first
+    cases_are_oldest_first,
+    each_list_page_is_logged,
+    no_page_without_its_event,
 );
 
 async fn each_role_sees_only_its_scope(b: Backend) {
@@ -310,4 +312,163 @@ async fn cases_are_oldest_first(b: Backend) {
         .len(),
         2
     );
+}
+
+fn page_ids(page: &Value) -> Vec<Value> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect()
+}
+
+/// Each page answered is one `closure.listed` event holding exactly the ids on
+/// that page and the filters used; an empty page too; a refused list is none.
+async fn each_list_page_is_logged(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, sys) = app.user("force_system", Some("kent"), None).await;
+    let (_, essex) = app.user("force_system", Some("essex"), None).await;
+    let (auditor_user, auditor) = app.user("auditor", Some("kent"), None).await;
+    let (national_user, national) = app.user("auditor", None, None).await;
+    let batch: Vec<Value> = (0..5)
+        .map(|i| closure_body("kent", &format!("LOG-{i}")))
+        .collect();
+    let res = app
+        .post("/api/v1/closures/batch", &sys, &json!({"closures": batch}))
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    app.post_closure(&essex, &closure_body("essex", "LOG-E"))
+        .await;
+
+    // A two-page walk by a force auditor.
+    let first: Value = app
+        .get(
+            "/api/v1/closures?limit=3&status=pending_signoff&division=North",
+            &auditor,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
+    let second: Value = app
+        .get(
+            &format!(
+                "/api/v1/closures?limit=3&status=pending_signoff&division=North&cursor={cursor}"
+            ),
+            &auditor,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["next_cursor"], Value::Null);
+    assert_eq!(page_ids(&first).len() + page_ids(&second).len(), 5);
+
+    let mine = app
+        .events(&format!(
+            "action=closure.listed&actor_id={}",
+            auditor_user["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(mine.len(), 2, "one event per page: {mine:?}");
+    for (event, page, cur) in [
+        (&mine[0], &first, Value::Null),
+        (&mine[1], &second, json!(cursor)),
+    ] {
+        let d = &event["details"];
+        assert_eq!(
+            d["closure_ids"],
+            json!(page_ids(page)),
+            "exactly the page's ids, in order"
+        );
+        assert_eq!(d["count"], json!(page_ids(page).len()));
+        assert_eq!(d["filters"]["status"], "pending_signoff");
+        assert_eq!(d["filters"]["division"], "North");
+        assert_eq!(d["filters"]["force_id"], Value::Null, "as the caller asked");
+        assert_eq!(d["filters"]["limit"], 3);
+        assert_eq!(d["filters"]["cursor"], cur);
+        assert_eq!(event["force_id"], "kent", "the caller's scope force");
+        assert_eq!(event["closure_id"], Value::Null);
+        assert_eq!(event["actor"]["role"], "auditor");
+    }
+    // The force auditor finds them in its own audit list.
+    let own: Value = app
+        .get("/api/v1/audit/events?action=closure.listed", &auditor)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let own_seqs: Vec<&Value> = own["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["seq"])
+        .collect();
+    assert_eq!(own_seqs, [&mine[0]["seq"], &mine[1]["seq"]]);
+
+    // An empty page (another force, out of scope) is a consultation too.
+    let empty: Value = app
+        .get("/api/v1/closures?force_id=essex", &auditor)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty["items"], json!([]));
+    // A national auditor's page: every force, no scope force; the default limit.
+    let all: Value = app
+        .get("/api/v1/closures", &national)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page_ids(&all).len(), 6);
+    // Refused lists are not consultations.
+    problem(
+        app.get("/api/v1/closures?status=closed", &auditor).await,
+        422,
+    )
+    .await;
+    problem(app.get("/api/v1/closures", &app.admin_token).await, 403).await;
+
+    let mine = app
+        .events(&format!(
+            "action=closure.listed&actor_id={}",
+            auditor_user["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(mine.len(), 3);
+    assert_eq!(mine[2]["details"]["closure_ids"], json!([]));
+    assert_eq!(mine[2]["details"]["count"], 0);
+    assert_eq!(mine[2]["details"]["filters"]["force_id"], "essex");
+    let theirs = app
+        .events(&format!(
+            "action=closure.listed&actor_id={}",
+            national_user["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0]["details"]["closure_ids"], json!(page_ids(&all)));
+    assert_eq!(theirs[0]["details"]["filters"]["limit"], 50);
+    assert_eq!(theirs[0]["force_id"], Value::Null);
+    assert_eq!(app.events("action=closure.listed").await.len(), 4);
+}
+
+/// When the event cannot be written, the page is not answered.
+async fn no_page_without_its_event(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, sys) = app.user("force_system", Some("kent"), None).await;
+    let (_, auditor) = app.user("auditor", Some("kent"), None).await;
+    app.post_closure(&sys, &closure_body("kent", "REFUSED-1"))
+        .await;
+    app.refuse_consultation_events();
+    let res = app.get("/api/v1/closures", &auditor).await;
+    assert!(!res.status().is_success(), "{}", res.status());
+    let body = problem(res, 500).await;
+    assert!(body.get("items").is_none(), "{body}");
+    assert!(app.events("action=closure.listed").await.is_empty());
 }
