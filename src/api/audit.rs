@@ -126,7 +126,10 @@ pub fn event_filter(caller: &AuthUser, q: &EventQuery) -> AppResult<EventFilter>
     })
 }
 
-/// Audit events, oldest first (ascending `seq`).
+/// Audit events, oldest first (ascending `seq`). Tailing: a client that asks
+/// again and again with `after_seq=<last seq it saw>` receives every event
+/// exactly once, even while others write (an event is listed only once every
+/// lower `seq` is committed or abandoned).
 #[utoipa::path(
     tag = "audit",
     params(EventQuery),
