@@ -105,12 +105,7 @@ pub fn begin_throttle(
     now: i64,
     window_start: i64,
 ) -> AppResult<bool> {
-    let since: Option<i64> = with_conn!(conn, c => login_throttles::table
-        .find(username)
-        .select(login_throttles::since)
-        .first(c)
-        .optional())?;
-    match since {
+    match throttled_since(conn, username)? {
         Some(s) if s >= window_start => Ok(false),
         Some(_) => {
             with_conn!(conn, c => diesel::update(login_throttles::table.find(username))
@@ -133,10 +128,14 @@ pub fn throttle_recorded_since(
     username: &str,
     window_start: i64,
 ) -> AppResult<bool> {
-    let since: Option<i64> = with_conn!(conn, c => login_throttles::table
+    Ok(throttled_since(conn, username)?.is_some_and(|s| s >= window_start))
+}
+
+/// When throttling of `username` was last recorded, if ever.
+fn throttled_since(conn: &mut Conn, username: &str) -> AppResult<Option<i64>> {
+    Ok(with_conn!(conn, c => login_throttles::table
         .find(username)
         .select(login_throttles::since)
         .first(c)
-        .optional())?;
-    Ok(since.is_some_and(|s| s >= window_start))
+        .optional())?)
 }

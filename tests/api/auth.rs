@@ -284,15 +284,7 @@ async fn events_for(app: &TestApp, action: &str, username: &str) -> Vec<Value> {
 
 /// The throttled-login counter in `/metrics`.
 async fn throttled_metric(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix("closure_audit_login_throttled_total "))
         .map(|v| v.trim().parse::<f64>().unwrap() as u64)

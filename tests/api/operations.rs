@@ -44,15 +44,7 @@ async fn health_metrics_and_request_ids(b: Backend) {
     assert_eq!(res.headers().get("x-request-id").unwrap(), "abc-123");
     problem(app.get("/api/v1/users/nope", &app.admin_token).await, 404).await;
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 2"#),
         "{metrics}"

@@ -17,6 +17,7 @@ on_both_backends!(
     the_witness_file_is_checked_not_skipped,
     a_force_auditor_is_not_told_of_other_forces_closures,
     a_tailer_receives_every_event_exactly_once,
+    a_stalled_sequencer_shows_in_the_metrics,
 );
 
 async fn verify(app: &TestApp, token: &str) -> Value {
@@ -288,4 +289,62 @@ async fn a_tailer_receives_every_event_exactly_once(b: Backend) {
     let tail_events: BTreeSet<i64> = all.range(..=last).copied().collect();
     assert_eq!(seen_set, tail_events, "the tailer missed events");
     assert!(seen.len() > 50, "{} events seen", seen.len());
+}
+
+fn gauge(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+/// PostgreSQL: a transaction left open on the server holds committed events
+/// back from the tree; `/metrics` shows how many and for how long, and the
+/// tree catches up once it ends.
+async fn a_stalled_sequencer_shows_in_the_metrics(b: Backend) {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn(b).await;
+    let m = app.metrics().await;
+    if !app.is_postgres() {
+        // One writer: nothing is ever held back.
+        assert_eq!(gauge(&m, "closure_audit_sequencer_held_back_events"), 0.0);
+        assert_eq!(gauge(&m, "closure_audit_sequencer_lag_seconds"), 0.0);
+        return;
+    }
+    // Transaction ids are the whole server's: other databases' transactions
+    // (other tests) hold the tree back for moments too, so only a lasting hold
+    // is asserted.
+    let (_, sys) = app.user("force_system", Some("kent"), None).await;
+    app.settle().await;
+    // Someone's transaction, open with a transaction id, left hanging.
+    let mut open = diesel::PgConnection::establish(&app.settings.database_url).unwrap();
+    open.batch_execute("BEGIN; SELECT pg_current_xact_id();")
+        .unwrap();
+    let (status, _) = app
+        .post_closure(&sys, &closure_body("kent", "STALL-1"))
+        .await;
+    assert_eq!(status, 201);
+    let start = Instant::now();
+    loop {
+        let m = app.metrics().await;
+        if gauge(&m, "closure_audit_sequencer_held_back_events") >= 1.0
+            && gauge(&m, "closure_audit_sequencer_lag_seconds") > 0.0
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no lag shown: {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    open.batch_execute("ROLLBACK").unwrap();
+    app.settle().await;
+    let m = app.metrics().await;
+    assert_eq!(
+        gauge(&m, "closure_audit_sequencer_held_back_events"),
+        0.0,
+        "{m}"
+    );
 }
