@@ -22,9 +22,9 @@ use std::io::BufRead;
 use std::path::Path;
 
 /// Leaves (or pending events) per page.
-const LOG_PAGE: i64 = 5000;
+const LOG_PAGE: i64 = 2000;
 /// Closures per page (each with its events and decisions).
-const CLOSURE_PAGE: i64 = 1000;
+const CLOSURE_PAGE: i64 = 500;
 
 const DATABASE: &str = "database";
 const WITNESS: &str = "witness file";
