@@ -518,32 +518,28 @@ impl TestApp {
     /// Runs SQL straight against the service's database, as someone with
     /// database access (a DBA) could.
     pub fn sql(&self, sql: &str) {
-        use diesel::connection::SimpleConnection;
-        let url = &self.settings.database_url;
-        let res = match url.strip_prefix("sqlite://") {
-            Some(path) => diesel::SqliteConnection::establish(path)
-                .unwrap()
-                .batch_execute(sql),
-            None => PgConnection::establish(url).unwrap().batch_execute(sql),
-        };
-        res.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        self.run_sql(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// Runs SQL that must fail; returns the error.
     pub fn sql_err(&self, sql: &str) -> String {
+        self.run_sql(sql).expect_err(sql)
+    }
+
+    fn run_sql(&self, sql: &str) -> Result<(), String> {
         use diesel::connection::SimpleConnection;
         let url = &self.settings.database_url;
-        let res: Result<(), String> = match url.strip_prefix("sqlite://") {
-            Some(path) => diesel::SqliteConnection::establish(path)
-                .unwrap()
-                .batch_execute(sql)
-                .map_err(|e| e.to_string()),
-            None => PgConnection::establish(url)
-                .unwrap()
-                .batch_execute(sql)
-                .map_err(|e| e.to_string()),
+        let res = match url.strip_prefix("sqlite://") {
+            Some(path) => {
+                // The service writes concurrently (sequencer, checkpoints):
+                // wait for its lock as any other client would.
+                let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+                conn.batch_execute("PRAGMA busy_timeout = 10000;")
+                    .and_then(|()| conn.batch_execute(sql))
+            }
+            None => PgConnection::establish(url).unwrap().batch_execute(sql),
         };
-        res.expect_err(sql)
+        res.map_err(|e| e.to_string())
     }
 
     pub fn is_postgres(&self) -> bool {
