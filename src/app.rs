@@ -6,13 +6,14 @@ use crate::audit::checkpoint::{Signer, TrustedKey};
 use crate::audit::log::Log;
 use crate::auth::cache::UserCache;
 use crate::auth::hashers::Hashers;
-use crate::auth::{TokenKeys, accounts, password, secret};
+use crate::auth::{TokenKeys, password, secret};
 use crate::config::Settings;
 use crate::db::group::GroupOptions;
 use crate::db::{Backend, DatabaseUrl, Db, PoolOptions, migrations};
 use crate::export::trend_cache::TrendCache;
+use crate::service::Context;
 use crate::service::audit::VerifyGate;
-use crate::service::ingest::{self, IngestWriter};
+use crate::service::ingest;
 use crate::telemetry::{self, Metrics};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
@@ -22,28 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub db: Db,
-    pub keys: TokenKeys,
-    pub settings: Arc<Settings>,
-    pub metrics: Metrics,
-    /// The OpenAPI document, rendered once.
-    pub openapi_json: String,
-    /// The tamper-evident log over the audit events.
-    pub log: Arc<Log>,
-    /// The threads that hash and check passwords.
-    pub hashers: Hashers,
-    /// Trend tables computed before, while still current.
-    pub trends: TrendCache,
-    /// Users recently seen, for the ingest endpoints.
-    pub users: UserCache,
-    /// The group-commit writer of posted closures.
-    pub ingest: IngestWriter,
-    /// One verification of the log at a time.
-    pub verify_gate: VerifyGate,
-}
 
 /// The OpenAPI document of every route, generated from the route table.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -115,7 +94,7 @@ pub fn open_log(settings: &Settings, db: &Db) -> Result<Arc<Log>, String> {
 pub struct Application {
     port: u16,
     server: Server,
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
 }
 
 impl Application {
@@ -126,7 +105,7 @@ impl Application {
         let db = open_database(&settings)?;
         let secret = secret::load_or_generate(settings.jwt_secret.as_deref(), &settings.data_dir)?;
         let keys = TokenKeys::new(&secret, settings.token_ttl_seconds);
-        accounts::ensure_admin(&db, settings.admin_password.as_deref())?;
+        crate::service::users::ensure_admin(&db, settings.admin_password.as_deref())?;
         // Ready before the first login, so that it costs no more than the next.
         let _ = password::dummy_hash();
         let log = open_log(&settings, &db)?;
@@ -154,12 +133,12 @@ impl Application {
         for c in log.collectors() {
             metrics.register(c);
         }
-        let state = web::Data::new(AppState {
+        let openapi_text = web::Data::new(api::ops::OpenApiText(openapi_json));
+        let state = web::Data::new(Context {
             db,
             keys,
             settings: Arc::new(settings.clone()),
             metrics,
-            openapi_json,
             log,
             ingest,
             hashers: Hashers::start(0)
@@ -181,6 +160,7 @@ impl Application {
             let (app, _) = App::new()
                 .into_utoipa_app()
                 .app_data(app_state.clone())
+                .app_data(openapi_text.clone())
                 .app_data(json)
                 .app_data(query)
                 .app_data(path)
@@ -214,7 +194,7 @@ impl Application {
         self.port
     }
 
-    pub fn state(&self) -> web::Data<AppState> {
+    pub fn state(&self) -> web::Data<Context> {
         self.state.clone()
     }
 

@@ -23,6 +23,7 @@ pub mod migrate_data;
 pub mod service;
 pub mod telemetry;
 
-pub use app::{AppState, Application};
+pub use app::Application;
 pub use config::Settings;
 pub use error::{AppError, AppResult};
+pub use service::Context;

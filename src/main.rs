@@ -4,7 +4,6 @@
 use clap::{Args, Parser, Subcommand};
 use closure_audit::audit::Actor;
 use closure_audit::audit::{export, verify};
-use closure_audit::auth::accounts;
 use closure_audit::domain::users::parse_new_user;
 use closure_audit::{Application, Settings, app, telemetry};
 use std::io::BufRead;
@@ -258,8 +257,9 @@ fn add_user(settings: &Settings, a: UserAdd) -> Result<(), String> {
             .join("; ")
     })?;
     let db = app::open_database(settings)?;
-    let row = accounts::create_blocking(&db, new, &Actor::system("command-line"))
-        .map_err(|e| e.to_string())?;
+    let row =
+        closure_audit::service::users::create_blocking(&db, new, &Actor::system("command-line"))
+            .map_err(|e| e.to_string())?;
     println!(
         "created user {} ({}) with id {}",
         row.username, row.role, row.id
@@ -354,9 +354,9 @@ fn sink(out: &Option<PathBuf>) -> Result<Box<dyn std::io::Write>, String> {
 fn export_offline(settings: &Settings, what: ExportWhat) -> Result<(), String> {
     use closure_audit::api::closures::{ClosureQuery, closure_filter};
     use closure_audit::db::closures::ClosureFilter;
+    use closure_audit::export::months::Months;
     use closure_audit::export::produce::{self, TrendSpec};
     use closure_audit::export::{closures_csv, trends};
-    use closure_audit::service::exports::Months;
     let e = |e: closure_audit::AppError| match e {
         closure_audit::AppError::Validation(errs) => errs
             .iter()

@@ -180,7 +180,7 @@ pub async fn observe(
         .unwrap_or_else(|| "(unmatched)".to_string());
     let method = req.method().to_string();
     let metrics = req
-        .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        .app_data::<actix_web::web::Data<crate::service::Context>>()
         .map(|s| s.metrics.clone());
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);

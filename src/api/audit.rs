@@ -2,15 +2,14 @@
 
 use super::params::{Page, decode_cursor, page_limit, paginate, parse_instant};
 use super::problems::{self as p, PROBLEM_JSON};
-use crate::app::AppState;
 use crate::audit::log::CheckpointView;
 use crate::audit::merkle::to_hex;
-use crate::audit::verify::Report;
+use crate::audit::verify::{Entry, Report};
 use crate::auth::AuthUser;
-use crate::db::events::{self, EventFilter, EventRow};
-use crate::db::{self, log as store, rfc3339};
-use crate::domain::Role;
+use crate::domain::time::rfc3339;
 use crate::error::{AppError, AppResult, Problem};
+use crate::service::Context;
+use crate::service::audit::{self as service, EventSearch};
 use actix_web::{get, web};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -46,24 +45,25 @@ pub struct EventView {
 }
 
 impl EventView {
-    pub fn new(r: &EventRow, leaf_index: Option<i64>) -> Self {
-        EventView {
-            seq: r.seq,
-            leaf_index,
-            at: rfc3339(r.at),
-            action: r.action.clone(),
+    pub fn new(entry: &Entry) -> Option<Self> {
+        let e = entry.event.as_ref()?;
+        Some(EventView {
+            seq: entry.seq,
+            leaf_index: entry.leaf_index,
+            at: rfc3339(e.at),
+            action: e.action.clone(),
             actor: EventActor {
-                user_id: r.actor_user_id.clone(),
-                username: r.actor_username.clone(),
-                role: r.actor_role.clone(),
-                rank: r.actor_rank.clone(),
-                force_id: r.actor_force_id.clone(),
+                user_id: e.actor_user_id.clone(),
+                username: e.actor_username.clone(),
+                role: e.actor_role.clone(),
+                rank: e.actor_rank.clone(),
+                force_id: e.actor_force_id.clone(),
             },
-            closure_id: r.closure_id.clone(),
-            force_id: r.force_id.clone(),
-            request_id: r.request_id.clone(),
-            details: serde_json::from_str(&r.details).unwrap_or(Value::String(r.details.clone())),
-        }
+            closure_id: e.closure_id.clone(),
+            force_id: e.force_id.clone(),
+            request_id: e.request_id.clone(),
+            details: e.details.clone(),
+        })
     }
 }
 
@@ -91,20 +91,16 @@ pub struct EventPage {
     next_cursor: Option<String>,
 }
 
-/// The events a caller may read, after these filters. A force auditor sees the
-/// events of its own force; a national auditor and an admin see all.
-pub fn event_filter(caller: &AuthUser, q: &EventQuery) -> AppResult<EventFilter> {
-    caller.require(
-        &[Role::Auditor, Role::Admin],
-        "the audit log is read by auditors and admins",
-    )?;
+/// The search these parameters ask for: 400 for a cursor this service did not
+/// issue or an instant that cannot be read.
+pub fn event_search(q: &EventQuery) -> AppResult<EventSearch> {
     let cursor_seq = match q.cursor.as_deref().map(decode_cursor).transpose()? {
         Some(s) => Some(s.parse::<i64>().map_err(|_| {
             AppError::BadRequest("the cursor is not one this service issued".into())
         })?),
         None => None,
     };
-    Ok(EventFilter {
+    Ok(EventSearch {
         closure_id: q.closure_id.clone(),
         actor_id: q.actor_id.clone(),
         action: q.action.clone(),
@@ -119,10 +115,6 @@ pub fn event_filter(caller: &AuthUser, q: &EventQuery) -> AppResult<EventFilter>
             .map(|s| parse_instant("to", s))
             .transpose()?,
         after_seq: q.after_seq.max(cursor_seq),
-        force_scope: match caller.role {
-            Role::Auditor => caller.force_id.clone(),
-            _ => None,
-        },
     })
 }
 
@@ -145,22 +137,19 @@ pub fn event_filter(caller: &AuthUser, q: &EventQuery) -> AppResult<EventFilter>
 )]
 #[get("/audit/events")]
 pub async fn list_events(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     q: web::Query<EventQuery>,
 ) -> AppResult<web::Json<Page<EventView>>> {
-    let filter = event_filter(&caller, &q)?;
-    let limit = page_limit(q.limit, state.settings.page_limit_default, EVENTS_PAGE_MAX)?;
-    let rows = state
-        .db
-        .read(move |c| events::page(c, &filter, limit + 1))
-        .await?;
-    Ok(web::Json(paginate(
-        rows,
-        limit,
-        |(r, _, _)| r.seq.to_string(),
-        |(r, leaf, _)| EventView::new(r, *leaf),
-    )))
+    let search = event_search(&q);
+    let limit = page_limit(q.limit, state.settings.page_limit_default, EVENTS_PAGE_MAX);
+    let entries = service::events(&state, &caller, search, limit.clone().map(|n| n + 1)).await?;
+    let limit = limit?;
+    let page = paginate(entries, limit, |e| e.seq.to_string(), EventView::new);
+    Ok(web::Json(Page {
+        items: page.items.into_iter().flatten().collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// The latest signed checkpoint of the log.
@@ -176,18 +165,10 @@ pub async fn list_events(
 )]
 #[get("/audit/checkpoint")]
 pub async fn checkpoint(
-    state: web::Data<AppState>,
-    _caller: AuthUser,
+    state: web::Data<Context>,
+    caller: AuthUser,
 ) -> AppResult<web::Json<CheckpointView>> {
-    let row = state
-        .db
-        .read(store::latest_checkpoint)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no checkpoint has been signed yet".into()))?;
-    Ok(web::Json(CheckpointView::from_row(
-        &row,
-        &state.log.signer.origin,
-    )))
+    Ok(web::Json(service::checkpoint(&state, &caller).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -213,13 +194,13 @@ pub struct PublicKeyView {
     security(("bearer" = []))
 )]
 #[get("/audit/public-key")]
-pub async fn public_key(state: web::Data<AppState>, _caller: AuthUser) -> web::Json<PublicKeyView> {
-    let s = &state.log.signer;
+pub async fn public_key(state: web::Data<Context>, caller: AuthUser) -> web::Json<PublicKeyView> {
+    let key = service::signing_key(&state, &caller);
     web::Json(PublicKeyView {
         algorithm: "Ed25519",
-        key_id: hex::encode(s.key_id()),
-        public_key: base64::engine::general_purpose::STANDARD.encode(s.public().as_bytes()),
-        verifier_key: s.verifier_key(),
+        key_id: hex::encode(key.key_id),
+        public_key: base64::engine::general_purpose::STANDARD.encode(key.public_key),
+        verifier_key: key.verifier_key,
     })
 }
 
@@ -254,13 +235,12 @@ pub struct InclusionProof {
 )]
 #[get("/audit/proof/inclusion")]
 pub async fn inclusion_proof(
-    state: web::Data<AppState>,
-    _caller: AuthUser,
+    state: web::Data<Context>,
+    caller: AuthUser,
     q: web::Query<InclusionQuery>,
 ) -> AppResult<web::Json<InclusionProof>> {
     let (index, size) = (q.leaf_index, q.tree_size);
-    let st = state.clone();
-    let (leaf, path) = db::blocking(move || st.log.inclusion(&st.db, index, size)).await?;
+    let (leaf, path) = service::inclusion(&state, &caller, index, size).await?;
     Ok(web::Json(InclusionProof {
         leaf_index: index,
         tree_size: size,
@@ -300,13 +280,12 @@ pub struct ConsistencyProof {
 )]
 #[get("/audit/proof/consistency")]
 pub async fn consistency_proof(
-    state: web::Data<AppState>,
-    _caller: AuthUser,
+    state: web::Data<Context>,
+    caller: AuthUser,
     q: web::Query<ConsistencyQuery>,
 ) -> AppResult<web::Json<ConsistencyProof>> {
     let (first, second) = (q.first, q.second);
-    let st = state.clone();
-    let proof = db::blocking(move || st.log.consistency(&st.db, first, second)).await?;
+    let proof = service::consistency(&state, &caller, first, second).await?;
     Ok(web::Json(ConsistencyProof {
         first,
         second,
@@ -336,10 +315,8 @@ pub async fn consistency_proof(
 )]
 #[get("/audit/verify")]
 pub async fn verify_log(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
 ) -> AppResult<web::Json<Report>> {
-    Ok(web::Json(
-        crate::service::audit::verify(&state, &caller).await?,
-    ))
+    Ok(web::Json(service::verify(&state, &caller).await?))
 }

@@ -2,11 +2,11 @@
 
 use super::problems::{self as p};
 use super::users::UserView;
-use crate::app::AppState;
-use crate::auth::{AuthUser, login::login as sign_in};
-use crate::db::users;
+use crate::auth::AuthUser;
 use crate::domain::validation::{Errors, Fields};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::service::Context;
+use crate::service::login::login as sign_in;
 use crate::telemetry::RequestId;
 use actix_web::{get, post, web};
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,7 @@ pub struct TokenResponse {
 )]
 #[post("/auth/login")]
 pub async fn login(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     request_id: RequestId,
     body: web::Json<Value>,
 ) -> AppResult<web::Json<TokenResponse>> {
@@ -82,9 +82,7 @@ pub async fn login(
     security(("bearer" = []))
 )]
 #[get("/auth/me")]
-pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> AppResult<web::Json<UserView>> {
-    let id = caller.id.clone();
-    let row = state.db.read(move |c| users::find(c, &id)).await?;
-    row.map(|r| web::Json(UserView::from(&r)))
-        .ok_or_else(|| AppError::Unauthorized("the user does not exist".into()))
+pub async fn me(state: web::Data<Context>, caller: AuthUser) -> AppResult<web::Json<UserView>> {
+    let user = crate::service::users::me(&state, &caller).await?;
+    Ok(web::Json(UserView::from(&user)))
 }

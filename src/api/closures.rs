@@ -4,14 +4,14 @@ use super::params::{decode_cursor, encode_cursor, page_limit, parse_instant, pat
 use super::problems::{self as p, PROBLEM_JSON};
 use super::schemas;
 use super::views::ClosureView;
-use crate::app::AppState;
 use crate::auth::{AuthUser, IngestCaller};
 use crate::db::closures::ClosureFilter;
 use crate::domain::closures::OFFENCE_CATEGORIES;
 use crate::domain::signoff::Status;
 use crate::domain::{Rank, is_known_force};
 use crate::error::{AppError, AppResult, Problem};
-use crate::service::closures::{self as reads, Closure, load};
+use crate::service::Context;
+use crate::service::closures::{self as reads, Closure};
 use crate::service::ingest::{Outcome, ingest};
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -169,7 +169,7 @@ pub struct CaseView {
 )]
 #[post("/closures")]
 pub async fn create_closure(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     IngestCaller(caller): IngestCaller,
     body: web::Json<Value>,
 ) -> AppResult<HttpResponse> {
@@ -180,9 +180,9 @@ pub async fn create_closure(
     match outcome {
         Outcome::Created(row) => Ok(HttpResponse::Created()
             .insert_header((LOCATION, format!("/api/v1/closures/{}", row.id)))
-            .json(ClosureView::new(&row, &[]))),
+            .json(ClosureView::from(&Closure::new(*row)))),
         Outcome::Replayed(id) => {
-            let stored = state.db.read(move |c| load(c, &id)).await?;
+            let stored = reads::replayed(&state, id).await?;
             Ok(HttpResponse::Ok().json(ClosureView::from(&stored)))
         }
         Outcome::Refused(e) => Err(e),
@@ -208,7 +208,7 @@ pub async fn create_closure(
 )]
 #[post("/closures/batch")]
 pub async fn create_batch(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     IngestCaller(caller): IngestCaller,
     req: HttpRequest,
     payload: web::Payload,
@@ -363,7 +363,7 @@ fn parse_closure_cursor(cursor: &str) -> AppResult<(i64, String)> {
 )]
 #[get("/closures")]
 pub async fn list_closures(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     q: web::Query<ClosureQuery>,
 ) -> AppResult<web::Json<ClosurePage>> {
@@ -404,7 +404,7 @@ pub async fn list_closures(
 )]
 #[get("/closures/{id}")]
 pub async fn get_closure(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     id: web::Path<String>,
 ) -> AppResult<web::Json<ClosureView>> {
@@ -438,38 +438,12 @@ pub struct CaseQuery {
 )]
 #[get("/cases")]
 pub async fn get_case(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     q: web::Query<CaseQuery>,
 ) -> AppResult<web::Json<CaseView>> {
-    reads::scope_of(&caller)?;
-    let mut errors = Vec::new();
-    let force_id = q.force_id.clone().or_else(|| caller.force_id.clone());
-    match &force_id {
-        None => errors.push(crate::domain::FieldError::new("force_id", "is required")),
-        Some(f) if !is_known_force(f) => errors.push(crate::domain::FieldError::new(
-            "force_id",
-            "is not a known force",
-        )),
-        _ => {}
-    }
-    let crime_reference = q.crime_reference.clone().filter(|s| !s.is_empty());
-    if crime_reference.is_none() {
-        errors.push(crate::domain::FieldError::new(
-            "crime_reference",
-            "is required",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    let all = reads::case(
-        &state,
-        &caller,
-        force_id.unwrap_or_default(),
-        crime_reference.unwrap_or_default(),
-    )
-    .await?;
+    let q = q.into_inner();
+    let all = reads::case(&state, &caller, q.force_id, q.crime_reference).await?;
     Ok(web::Json(CaseView {
         items: all.iter().map(ClosureView::from).collect(),
     }))

@@ -3,24 +3,18 @@
 //! starts, and an `export.completed` event with its row count and whether it
 //! completed, written when it ends.
 
-use super::audit::{EventQuery, event_filter};
+use super::audit::{EventQuery, event_search};
 use super::closures::{ClosureQuery, closure_filter};
 use super::params::searchable;
 use super::problems::{self as p};
 use super::schemas;
-use crate::app::AppState;
-use crate::audit::export::{AUDIT_CSV_COLUMNS, csv_record};
-use crate::audit::leaf::CanonicalEvent;
-use crate::audit::verify::Entry;
+use crate::audit::export::AUDIT_CSV_COLUMNS;
 use crate::auth::AuthUser;
-use crate::db::closures::ClosureFilter;
-use crate::db::events;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::export::closures_csv as closure_columns;
-use crate::export::produce::{self, TrendSpec};
 use crate::export::stream::csv_response;
-use crate::export::trends::{parse_group_by, suppress_threshold};
-use crate::service::exports::{Months, auditor_scope, start_download};
+use crate::service::Context;
+use crate::service::exports::{self as service, TrendQuery};
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use serde_json::json;
@@ -68,16 +62,15 @@ fn stamp() -> String {
 )]
 #[get("/exports/closures.csv")]
 pub async fn closures_csv(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     q: web::Query<ClosuresCsvQuery>,
 ) -> AppResult<HttpResponse> {
-    let scope = auditor_scope(&caller)?;
     let q = q.into_inner();
-    searchable([
+    let searched = searchable([
         ("force_id", q.force_id.as_deref()),
         ("division", q.division.as_deref()),
-    ])?;
+    ]);
     let list = ClosureQuery {
         status: q.status.clone(),
         force_id: q.force_id.clone(),
@@ -89,25 +82,16 @@ pub async fn closures_csv(
         limit: None,
         cursor: None,
     };
-    let mut filter = closure_filter(&list)?;
-    let visible = scope.narrow(filter.force_id.as_deref());
-    if let Ok(force) = &visible {
-        filter.force_id = force.clone();
-    }
+    let filter = searched.and_then(|()| closure_filter(&list));
     let filters = json!({"status": q.status, "force_id": q.force_id, "division": q.division, "outcome_code": q.outcome_code,
                          "offence_category": q.offence_category, "from": q.from, "to": q.to});
-    let download = start_download(&state.db, &caller, "closures.csv", filters).await?;
-    let db = state.db.clone();
+    let export = service::closures(&state, &caller, filter, filters).await?;
+    let download = export.download;
     Ok(csv_response(
         &format!("closures-{}.csv", stamp()),
         q.bom.unwrap_or(false),
         &closure_columns::COLUMNS,
-        move |sink| {
-            if visible.is_err() {
-                return Ok(());
-            }
-            produce::closures(&db, &filter, &mut |cells| sink.record(cells)).map(drop)
-        },
+        export.produce,
         move |rows, completed| download.finish(rows, completed),
     ))
 }
@@ -149,17 +133,16 @@ pub struct AuditCsvQuery {
 )]
 #[get("/exports/audit.csv")]
 pub async fn audit_csv(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     q: web::Query<AuditCsvQuery>,
 ) -> AppResult<HttpResponse> {
-    auditor_scope(&caller)?;
     let q = q.into_inner();
-    searchable([
+    let searched = searchable([
         ("closure_id", q.closure_id.as_deref()),
         ("actor_id", q.actor_id.as_deref()),
         ("action", q.action.as_deref()),
-    ])?;
+    ]);
     let query = EventQuery {
         closure_id: q.closure_id.clone(),
         actor_id: q.actor_id.clone(),
@@ -170,36 +153,16 @@ pub async fn audit_csv(
         limit: None,
         cursor: None,
     };
-    let mut filter = event_filter(&caller, &query)?;
+    let search = searched.and_then(|()| event_search(&query));
     let filters = json!({"closure_id": q.closure_id, "actor_id": q.actor_id, "action": q.action, "from": q.from,
                          "to": q.to, "after_seq": q.after_seq});
-    let download = start_download(&state.db, &caller, "audit.csv", filters).await?;
-    let db = state.db.clone();
+    let export = service::audit_log(&state, &caller, search, filters).await?;
+    let download = export.download;
     Ok(csv_response(
         &format!("audit-{}.csv", stamp()),
         q.bom.unwrap_or(false),
         &AUDIT_CSV_COLUMNS,
-        move |sink| {
-            loop {
-                let page = db.read_blocking(|c| events::page(c, &filter, 5000))?;
-                let full = page.len() == 5000;
-                for (e, leaf, hash) in &page {
-                    let entry = Entry {
-                        seq: e.seq,
-                        leaf_index: *leaf,
-                        event: Some(CanonicalEvent::from_row(e)),
-                        leaf_hash: hash.clone(),
-                    };
-                    if !sink.record(csv_record(&entry)) {
-                        return Ok(());
-                    }
-                }
-                match page.last() {
-                    Some((e, _, _)) if full => filter.after_seq = Some(e.seq),
-                    _ => return Ok(()),
-                }
-            }
-        },
+        export.produce,
         move |rows, completed| download.finish(rows, completed),
     ))
 }
@@ -251,53 +214,33 @@ pub struct TrendsQuery {
 )]
 #[get("/exports/trends.csv")]
 pub async fn trends_csv(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     q: web::Query<TrendsQuery>,
 ) -> AppResult<HttpResponse> {
-    let scope = auditor_scope(&caller)?;
     let q = q.into_inner();
-    searchable([
+    let searched = searchable([
         ("force_id", q.force_id.as_deref()),
         ("division", q.division.as_deref()),
-    ])?;
-    let months = Months::parse(q.from.as_deref(), q.to.as_deref())?;
-    let group_by = parse_group_by(q.group_by.as_deref())?;
-    if q.suppress_below == Some(0) {
-        return Err(AppError::field("suppress_below", "must be at least 1"));
-    }
-    let below = suppress_threshold(q.suppress_below, &group_by);
-    let force = scope.narrow(q.force_id.as_deref());
-    let spec = TrendSpec {
-        months: months.clone(),
-        group_by: group_by.clone(),
-        suppress_below: below,
-        filter: ClosureFilter {
-            force_id: force.clone().unwrap_or(None),
-            division: q.division.clone(),
-            outcome_code: q.outcome_code,
-            offence_category: q.offence_category.clone(),
-            ..Default::default()
-        },
-    };
-    let filters = json!({"from": months.from, "to": months.to, "group_by": group_by, "suppress_below": below,
-                         "force_id": q.force_id, "division": q.division, "offence_category": q.offence_category,
-                         "outcome_code": q.outcome_code});
-    let download = start_download(&state.db, &caller, "trends.csv", filters).await?;
-    let db = state.db.clone();
-    let cache = state.trends.clone();
-    let header = spec.header();
+    ]);
+    let query = searched.map(|()| TrendQuery {
+        from: q.from,
+        to: q.to,
+        group_by: q.group_by,
+        suppress_below: q.suppress_below,
+        force_id: q.force_id,
+        division: q.division,
+        offence_category: q.offence_category,
+        outcome_code: q.outcome_code,
+    });
+    let (header, export) = service::trends(&state, &caller, query).await?;
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let download = export.download;
     Ok(csv_response(
         &format!("trends-{}.csv", stamp()),
         q.bom.unwrap_or(false),
         &header,
-        move |sink| {
-            if force.is_err() {
-                return Ok(());
-            }
-            produce::trends(&db, &spec, Some(&cache), &mut |row| sink.record(row)).map(drop)
-        },
+        export.produce,
         move |rows, completed| download.finish(rows, completed),
     ))
 }

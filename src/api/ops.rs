@@ -1,11 +1,14 @@
 //! Health, readiness and metrics.
 
 use super::problems::{self as p};
-use crate::app::AppState;
 use crate::error::AppResult;
+use crate::service::Context;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// The OpenAPI document, rendered once at start and served as it is.
+pub struct OpenApiText(pub String);
 
 #[derive(Serialize, ToSchema)]
 pub struct Status {
@@ -25,8 +28,8 @@ pub async fn healthz() -> web::Json<Status> {
         (status = 503, response = p::ServiceUnavailable),
     ))]
 #[get("/readyz")]
-pub async fn readyz(state: web::Data<AppState>) -> AppResult<web::Json<Status>> {
-    state.db.ready().await?;
+pub async fn readyz(state: web::Data<Context>) -> AppResult<web::Json<Status>> {
+    crate::service::health::ready(&state).await?;
     Ok(web::Json(Status { status: "ready" }))
 }
 
@@ -34,7 +37,7 @@ pub async fn readyz(state: web::Data<AppState>) -> AppResult<web::Json<Status>> 
 /// logins (`closure_audit_login_throttled_total`).
 #[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<Context>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())
@@ -43,8 +46,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 /// This document: OpenAPI 3.1, generated from the route table. No token needed.
 #[utoipa::path(tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
 #[get("/openapi.json")]
-pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
+pub async fn openapi_json(doc: web::Data<OpenApiText>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(state.openapi_json.clone())
+        .body(doc.0.clone())
 }

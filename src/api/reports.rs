@@ -2,13 +2,13 @@
 
 use super::problems::{self as p};
 use super::schemas;
-use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::domain::stats::FunnelPoint;
 use crate::error::{AppError, AppResult};
 use crate::export::outliers::{CSV_COLUMNS, record};
 use crate::export::stream::bytes_response;
 use crate::export::svg::funnel_svg;
+use crate::service::Context;
 use crate::service::reports::{OutlierRequest, outliers};
 use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -76,7 +76,7 @@ pub struct OutlierReport {
 )]
 #[get("/reports/outliers")]
 pub async fn outlier_report(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     req: HttpRequest,
     q: web::Query<OutlierQuery>,
@@ -151,7 +151,7 @@ pub async fn outlier_report(
 )]
 #[get("/reports/funnel.svg")]
 pub async fn funnel(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     q: web::Query<OutlierQuery>,
 ) -> AppResult<HttpResponse> {

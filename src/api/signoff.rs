@@ -3,10 +3,10 @@
 use super::params::path_id;
 use super::problems::{self as p, PROBLEM_JSON};
 use super::views::ClosureView;
-use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::domain::signoff::Decision;
 use crate::error::{AppResult, Problem};
+use crate::service::Context;
 use crate::service::signoff;
 use actix_web::{post, web};
 use serde::Deserialize;
@@ -69,7 +69,7 @@ pub struct ReopenRequest {
 )]
 #[post("/closures/{id}/decision")]
 pub async fn decide(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     id: web::Path<String>,
     body: web::Json<Value>,
@@ -100,7 +100,7 @@ pub async fn decide(
 )]
 #[post("/closures/{id}/reopen")]
 pub async fn reopen(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     id: web::Path<String>,
     body: web::Json<Value>,

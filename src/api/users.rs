@@ -3,21 +3,17 @@
 use super::params::{Page, decode_cursor, page_limit, paginate, path_id};
 use super::problems::{self as p, PROBLEM_JSON};
 use super::schemas;
-use crate::app::AppState;
-use crate::audit::{self, Action, Event};
-use crate::auth::{AuthUser, accounts, password};
-use crate::db::users::{self, UserRow};
-use crate::db::{now_micros, rfc3339};
-use crate::domain::users::{parse_new_user, parse_user_patch};
+use crate::auth::AuthUser;
+use crate::domain::time::rfc3339;
+use crate::domain::users::{User, parse_new_user, parse_user_patch};
 use crate::domain::{Rank, Role};
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppResult, Problem};
+use crate::service::{self, Context};
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-
-const ADMIN_ONLY: &str = "only an admin may manage users";
 
 /// A user as returned; the password hash never leaves the service.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -33,18 +29,18 @@ pub struct UserView {
     pub created_at: String,
 }
 
-impl From<&UserRow> for UserView {
-    fn from(r: &UserRow) -> Self {
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
         UserView {
-            id: r.id.clone(),
-            username: r.username.clone(),
-            display_name: r.display_name.clone(),
-            role: Role::parse(&r.role).unwrap_or(Role::Auditor),
-            rank: r.rank.as_deref().and_then(Rank::parse),
-            officer_id: r.officer_id.clone(),
-            force_id: r.force_id.clone(),
-            active: r.active,
-            created_at: rfc3339(r.created_at),
+            id: u.id.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            rank: u.rank,
+            officer_id: u.officer_id.clone(),
+            force_id: u.force_id.clone(),
+            active: u.active,
+            created_at: rfc3339(u.created_at),
         }
     }
 }
@@ -121,24 +117,15 @@ pub struct UserPage {
 )]
 #[post("/users")]
 pub async fn create_user(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     body: web::Json<Value>,
 ) -> AppResult<HttpResponse> {
-    caller.require(&[Role::Admin], ADMIN_ONLY)?;
-    let new = parse_new_user(&body)?;
-    let pw = new.password.clone();
-    let password_hash = state.hashers.run(move || password::hash(&pw)).await??;
-    let row = accounts::new_row(new, password_hash);
-    let view = UserView::from(&row);
-    let actor = caller.actor();
-    state
-        .db
-        .write(move |c| accounts::insert(c, &row, &actor, Some(&caller.request_id)))
-        .await?;
+    let new = parse_new_user(&body).map_err(Into::into);
+    let user = service::users::create(&state, &caller, new).await?;
     Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/users/{}", view.id)))
-        .json(view))
+        .insert_header((LOCATION, format!("/api/v1/users/{}", user.id)))
+        .json(UserView::from(&user)))
 }
 
 /// List users (admin), oldest first.
@@ -157,23 +144,23 @@ pub async fn create_user(
 )]
 #[get("/users")]
 pub async fn list_users(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     q: web::Query<ListQuery>,
 ) -> AppResult<web::Json<Page<UserView>>> {
-    caller.require(&[Role::Admin], ADMIN_ONLY)?;
     let s = &state.settings;
-    let limit = page_limit(q.limit, s.page_limit_default, s.page_limit_max)?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-    let rows = state
-        .db
-        .read(move |c| users::page(c, after.as_deref(), limit + 1))
-        .await?;
+    let limit = page_limit(q.limit, s.page_limit_default, s.page_limit_max);
+    let page = limit.clone().and_then(|limit| {
+        let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+        Ok((after, limit + 1))
+    });
+    let users = service::users::list(&state, &caller, page).await?;
+    let limit = limit?;
     Ok(web::Json(paginate(
-        rows,
+        users,
         limit,
-        |r| r.id.clone(),
-        |r| UserView::from(r),
+        |u| u.id.clone(),
+        |u| UserView::from(u),
     )))
 }
 
@@ -192,15 +179,13 @@ pub async fn list_users(
 )]
 #[get("/users/{id}")]
 pub async fn get_user(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     id: web::Path<String>,
 ) -> AppResult<web::Json<UserView>> {
-    caller.require(&[Role::Admin], ADMIN_ONLY)?;
-    let id = path_id(id.into_inner(), "no such user")?;
-    let row = state.db.read(move |c| users::find(c, &id)).await?;
-    row.map(|r| web::Json(UserView::from(&r)))
-        .ok_or_else(|| AppError::NotFound("no such user".into()))
+    let id = path_id(id.into_inner(), "no such user");
+    let user = service::users::get(&state, &caller, id).await?;
+    Ok(web::Json(UserView::from(&user)))
 }
 
 /// Change a user (admin): deactivate, re-rank, rename, or set a new password.
@@ -225,92 +210,13 @@ pub async fn get_user(
 )]
 #[patch("/users/{id}")]
 pub async fn patch_user(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> AppResult<web::Json<UserView>> {
-    caller.require(&[Role::Admin], ADMIN_ONLY)?;
-    let id = path_id(id.into_inner(), "no such user")?;
-    let lookup = id.clone();
-    let target = state
-        .db
-        .read(move |c| users::find(c, &lookup))
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such user".into()))?;
-    let role = Role::parse(&target.role).unwrap_or(Role::Auditor);
-    let patch = parse_user_patch(&body, role)?;
-    let new_hash = match patch.password.clone() {
-        Some(pw) => Some(state.hashers.run(move || password::hash(&pw)).await??),
-        None => None,
-    };
-    let actor = caller.actor();
-    let deactivates_admin = patch.active == Some(false) && target.role == "admin";
-    let row = state
-        .db
-        .write(move |c| {
-            // Deactivating an admin: lock the active admins first, so that the
-            // count below and this update cannot interleave with another
-            // deactivation (two admins deactivating each other at once).
-            if deactivates_admin {
-                users::lock_active_admins(c)?;
-            }
-            // Read again inside the transaction: the change applies to the row as it is now.
-            let mut row =
-                users::find(c, &id)?.ok_or_else(|| AppError::NotFound("no such user".into()))?;
-            let mut changes = serde_json::Map::new();
-            if let Some(active) = patch.active.filter(|a| *a != row.active) {
-                if !active && row.role == "admin" && users::count_active_admins(c)? <= 1 {
-                    return Err(AppError::Conflict(
-                        "this is the last active admin; it cannot be deactivated".into(),
-                    ));
-                }
-                changes.insert("active".into(), json!({"old": row.active, "new": active}));
-                row.active = active;
-            }
-            if let Some(rank) = patch
-                .rank
-                .map(|r| r.as_str().to_string())
-                .filter(|r| Some(r) != row.rank.as_ref())
-            {
-                changes.insert("rank".into(), json!({"old": row.rank, "new": rank}));
-                row.rank = Some(rank);
-            }
-            if let Some(name) = patch
-                .display_name
-                .clone()
-                .filter(|n| *n != row.display_name)
-            {
-                changes.insert(
-                    "display_name".into(),
-                    json!({"old": row.display_name, "new": name}),
-                );
-                row.display_name = name;
-            }
-            if let Some(hash) = new_hash {
-                changes.insert("password".into(), json!("changed"));
-                row.password_hash = hash;
-            }
-            if changes.is_empty() {
-                return Ok(row);
-            }
-            if patch.revokes_tokens() {
-                row.token_generation += 1;
-                changes.insert("tokens_revoked".into(), json!(true));
-            }
-            row.updated_at = now_micros();
-            users::update(c, &row)?;
-            let details = json!({"user_id": row.id, "username": row.username, "changes": changes});
-            let ev = Event::new(
-                Action::UserUpdated,
-                &actor,
-                Some(&caller.request_id),
-                details,
-            );
-            audit::append(c, ev.force(row.force_id.as_deref()))?;
-            Ok(row)
-        })
-        .await?;
-    state.users.forget(&row.id);
-    Ok(web::Json(UserView::from(&row)))
+    let id = path_id(id.into_inner(), "no such user");
+    let user =
+        service::users::update(&state, &caller, id, |role| parse_user_patch(&body, role)).await?;
+    Ok(web::Json(UserView::from(&user)))
 }

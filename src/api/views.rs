@@ -1,8 +1,7 @@
 //! How closures and decisions are returned.
 
-use crate::db::closures::{ClosureRow, DecisionRow};
-use crate::db::rfc3339;
-use crate::service::closures::Closure;
+use crate::domain::time::rfc3339;
+use crate::service::closures::{Closure, Decision};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -62,8 +61,8 @@ pub struct DecisionView {
     pub decided_at: String,
 }
 
-impl From<&DecisionRow> for DecisionView {
-    fn from(d: &DecisionRow) -> Self {
+impl From<&Decision> for DecisionView {
+    fn from(d: &Decision) -> Self {
         DecisionView {
             decision: d.decision.clone(),
             by_user_id: d.by_user_id.clone(),
@@ -105,8 +104,9 @@ pub struct ClosureView {
     pub decisions: Vec<DecisionView>,
 }
 
-impl ClosureView {
-    pub fn new(r: &ClosureRow, decisions: &[DecisionRow]) -> Self {
+impl From<&Closure> for ClosureView {
+    fn from(c: &Closure) -> Self {
+        let (r, decisions) = (&c.row, &c.decisions);
         let victim = VictimView {
             sex: r.victim_sex.clone(),
             age_band: r.victim_age_band.clone(),
@@ -156,11 +156,5 @@ impl ClosureView {
             version: r.version,
             decisions: decisions.iter().map(DecisionView::from).collect(),
         }
-    }
-}
-
-impl From<&Closure> for ClosureView {
-    fn from(c: &Closure) -> Self {
-        ClosureView::new(&c.row, &c.decisions)
     }
 }

@@ -2,10 +2,11 @@
 
 use super::problems::{self as p, PROBLEM_JSON};
 use super::schemas;
-use crate::app::AppState;
 use crate::auth::AuthUser;
-use crate::db::rfc3339;
+use crate::domain::time::rfc3339;
+use crate::domain::volumes::parse_volume;
 use crate::error::{AppResult, Problem};
+use crate::service::Context;
 use crate::service::volumes;
 use actix_web::{put, web};
 use serde::{Deserialize, Serialize};
@@ -59,17 +60,19 @@ pub struct VolumeView {
 )]
 #[put("/volumes")]
 pub async fn put_volume(
-    state: web::Data<AppState>,
+    state: web::Data<Context>,
     caller: AuthUser,
     body: web::Json<Value>,
 ) -> AppResult<web::Json<VolumeView>> {
-    let row = volumes::set(&state, &caller, &body).await?;
+    let input = parse_volume(&body).map_err(Into::into);
+    let stored = volumes::set(&state, &caller, input).await?;
+    let t = stored.total;
     Ok(web::Json(VolumeView {
-        division: (!row.division.is_empty()).then_some(row.division),
-        force_id: row.force_id,
-        month: row.month,
-        offence_category: row.offence_category,
-        finalised_total: row.finalised_total,
-        updated_at: rfc3339(row.updated_at),
+        force_id: t.force_id,
+        division: t.division,
+        month: t.month,
+        offence_category: t.offence_category,
+        finalised_total: t.finalised_total,
+        updated_at: rfc3339(stored.updated_at),
     }))
 }

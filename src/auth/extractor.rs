@@ -3,11 +3,11 @@
 //! password has changed since, is refused at once.
 
 use super::token::token_is_current;
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::db::users::{self, UserRow};
 use crate::domain::{Rank, Role};
 use crate::error::{AppError, AppResult};
+use crate::service::Context;
 use crate::telemetry::RequestId;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -107,7 +107,7 @@ fn authenticate(
     req: &HttpRequest,
     lookup: Lookup,
 ) -> LocalBoxFuture<'static, Result<AuthUser, AppError>> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let state = req.app_data::<web::Data<Context>>().cloned();
     let request_id = req
         .extensions()
         .get::<RequestId>()

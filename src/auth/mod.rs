@@ -1,10 +1,8 @@
-//! Who the caller is: passwords, tokens, the [`AuthUser`] extractor and sign-in.
+//! Who the caller is: passwords, tokens and the [`AuthUser`] extractor (signing in is the use case `service::login`).
 
-pub mod accounts;
 pub mod cache;
 pub mod extractor;
 pub mod hashers;
-pub mod login;
 pub mod password;
 pub mod secret;
 pub mod token;

@@ -344,19 +344,7 @@ where
     actix_web::web::block(move || span.in_scope(f)).await?
 }
 
-/// Microseconds since the Unix epoch, now: the one clock of every stored
-/// timestamp (both backends keep microseconds, so hashes match).
-pub fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
-/// A stored timestamp as RFC 3339 in UTC (`2026-11-28T09:15:00Z`, with
-/// fractional seconds only when there are some).
-pub fn rfc3339(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-        .unwrap_or_default()
-}
+pub use crate::domain::time::{now_micros, rfc3339};
 
 /// Whether a diesel error is a unique-constraint violation.
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {

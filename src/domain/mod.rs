@@ -5,6 +5,7 @@
 //! are those of `DOMAIN.md`: outcome codes, ranks, forces, the sign-off checklist.
 
 pub mod access;
+pub mod cases;
 pub mod closures;
 pub mod forces;
 pub mod officers;
@@ -12,6 +13,7 @@ pub mod ranks;
 pub mod roles;
 pub mod signoff;
 pub mod stats;
+pub mod time;
 pub mod users;
 pub mod validation;
 pub mod volumes;

@@ -41,6 +41,21 @@ impl UserPatch {
     }
 }
 
+/// A user as the service knows it (the password hash stays in the database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub rank: Option<Rank>,
+    pub officer_id: Option<String>,
+    pub force_id: Option<String>,
+    pub active: bool,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+}
+
 /// A user name: letters, digits and `. _ - @`, so that it is safe in logs and CSV.
 pub fn valid_username(s: &str) -> bool {
     !s.is_empty()

@@ -2,6 +2,7 @@
 //! trend tables, outliers and the funnel plot.
 
 pub mod closures_csv;
+pub mod months;
 pub mod outliers;
 pub mod produce;
 pub mod stream;

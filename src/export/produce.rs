@@ -8,7 +8,7 @@ use super::trends::Trends;
 use crate::db::closures::{self, ClosureFilter};
 use crate::db::{Db, trend_versions, volumes};
 use crate::error::AppResult;
-use crate::service::exports::Months;
+use crate::export::months::Months;
 use std::sync::Arc;
 
 pub type Out<'a> = &'a mut dyn FnMut(Vec<String>) -> bool;

@@ -1,13 +1,135 @@
-//! Verifying the audit log on request (`GET /audit/verify`): one verification
-//! at a time per instance, in one snapshot, its detail scoped to the caller.
+//! Reading the audit log: its events within the caller's scope, the latest
+//! checkpoint, the signing key, proofs, and verification on request
+//! (`GET /audit/verify`: one at a time per instance, in one snapshot, its
+//! detail scoped to the caller).
 
-use crate::app::AppState;
-use crate::audit::verify::{Report, verify_stored};
+use super::{Context, Parsed};
+use crate::audit::leaf::CanonicalEvent;
+use crate::audit::log::CheckpointView;
+use crate::audit::merkle::Hash;
+use crate::audit::verify::{Entry, Report, verify_stored};
 use crate::auth::AuthUser;
-use crate::db;
+use crate::db::events::{self, EventFilter};
+use crate::db::{self, log as store};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use std::sync::atomic::{AtomicBool, Ordering};
+
+pub const RULE_READ_LOG: &str = "the audit log is read by auditors and admins";
+
+/// Which events to list, as the caller asked (instants in microseconds).
+#[derive(Debug, Clone, Default)]
+pub struct EventSearch {
+    pub closure_id: Option<String>,
+    /// The acting user's id.
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Only events after this `seq`.
+    pub after_seq: Option<i64>,
+}
+
+/// The events `caller` may read, after `search`. A force auditor sees the
+/// events of its own force; a national auditor and an admin see all.
+pub fn event_filter(caller: &AuthUser, search: Parsed<EventSearch>) -> AppResult<EventFilter> {
+    caller.require(&[Role::Auditor, Role::Admin], RULE_READ_LOG)?;
+    let search = search?;
+    Ok(EventFilter {
+        closure_id: search.closure_id,
+        actor_id: search.actor_id,
+        action: search.action,
+        from: search.from,
+        to: search.to,
+        after_seq: search.after_seq,
+        force_scope: match caller.role {
+            Role::Auditor => caller.force_id.clone(),
+            _ => None,
+        },
+    })
+}
+
+/// `GET /audit/events`: at most `limit` events, oldest first, each with its
+/// leaf index and hash once integrated. An event is listed only once every
+/// lower `seq` is committed or abandoned, so a tailer misses none.
+pub async fn events(
+    ctx: &Context,
+    caller: &AuthUser,
+    search: Parsed<EventSearch>,
+    limit: Parsed<i64>,
+) -> AppResult<Vec<Entry>> {
+    let filter = event_filter(caller, search)?;
+    let limit = limit?;
+    let page = ctx
+        .db
+        .read(move |c| events::page(c, &filter, limit))
+        .await?;
+    Ok(page.iter().map(entry).collect())
+}
+
+/// A listed event as the log's readers see it.
+pub fn entry((e, leaf, hash): &events::EventWithLeaf) -> Entry {
+    Entry {
+        seq: e.seq,
+        leaf_index: *leaf,
+        event: Some(CanonicalEvent::from_row(e)),
+        leaf_hash: hash.clone(),
+    }
+}
+
+/// `GET /audit/checkpoint`: the latest signed checkpoint; 404 before the first.
+pub async fn checkpoint(ctx: &Context, _caller: &AuthUser) -> AppResult<CheckpointView> {
+    let row = ctx
+        .db
+        .read(store::latest_checkpoint)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no checkpoint has been signed yet".into()))?;
+    Ok(CheckpointView::from_row(&row, &ctx.log.signer.origin))
+}
+
+/// The key that signs checkpoints.
+pub struct SigningKey {
+    /// The C2SP key id.
+    pub key_id: [u8; 4],
+    /// The raw 32-byte Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// The C2SP verifier key: `name+hexkeyid+base64(0x01||key)`.
+    pub verifier_key: String,
+}
+
+/// `GET /audit/public-key`.
+pub fn signing_key(ctx: &Context, _caller: &AuthUser) -> SigningKey {
+    let s = &ctx.log.signer;
+    SigningKey {
+        key_id: s.key_id(),
+        public_key: s.public().to_bytes(),
+        verifier_key: s.verifier_key(),
+    }
+}
+
+/// `GET /audit/proof/inclusion`: the leaf hash and its audit path; 422 for
+/// an index not below the size, or a size beyond the log.
+pub async fn inclusion(
+    ctx: &actix_web::web::Data<Context>,
+    _caller: &AuthUser,
+    index: u64,
+    size: u64,
+) -> AppResult<(Hash, Vec<Hash>)> {
+    let ctx = ctx.clone();
+    db::blocking(move || ctx.log.inclusion(&ctx.db, index, size)).await
+}
+
+/// `GET /audit/proof/consistency`; 422 for `first` 0 or above `second`, or
+/// `second` beyond the log.
+pub async fn consistency(
+    ctx: &actix_web::web::Data<Context>,
+    _caller: &AuthUser,
+    first: u64,
+    second: u64,
+) -> AppResult<Vec<Hash>> {
+    let ctx = ctx.clone();
+    db::blocking(move || ctx.log.consistency(&ctx.db, first, second)).await
+}
 
 pub const RULE_VERIFY: &str = "the audit log is verified by auditors and admins";
 
@@ -37,10 +159,7 @@ impl Drop for VerifyTurn<'_> {
 /// `GET /audit/verify`: everything recomputed from one snapshot of the
 /// database and the witness file. A force auditor's report names no closure
 /// of another force.
-pub async fn verify(
-    state: &actix_web::web::Data<AppState>,
-    caller: &AuthUser,
-) -> AppResult<Report> {
+pub async fn verify(state: &actix_web::web::Data<Context>, caller: &AuthUser) -> AppResult<Report> {
     caller.require(&[Role::Auditor, Role::Admin], RULE_VERIFY)?;
     let scope = match caller.role {
         Role::Auditor => caller.force_id.clone(),

@@ -2,20 +2,34 @@
 //! the list, is itself an audit event (Data Protection Act 2018, s.62:
 //! consultation is logged).
 
-use crate::app::AppState;
 use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
 use crate::db::Conn;
 use crate::db::closures::{self, ClosureFilter, ClosureRow, DecisionRow};
 use crate::domain::access::{Scope, closure_scope};
+use crate::domain::cases::{CaseKey, case_key};
 use crate::error::{AppError, AppResult};
+use crate::service::Context;
 use serde_json::{Value, json};
+
+/// A decision as stored.
+pub type Decision = DecisionRow;
 
 /// A closure with every decision taken on it.
 #[derive(Debug, Clone)]
 pub struct Closure {
     pub row: ClosureRow,
-    pub decisions: Vec<DecisionRow>,
+    pub decisions: Vec<Decision>,
+}
+
+impl Closure {
+    /// A closure just stored: no decision yet.
+    pub fn new(row: ClosureRow) -> Closure {
+        Closure {
+            row,
+            decisions: Vec::new(),
+        }
+    }
 }
 
 pub fn not_found() -> AppError {
@@ -68,8 +82,14 @@ fn viewed<'a>(
     .closure(&row.id, &row.force_id)
 }
 
+/// The closure stored before under a replayed `source_event_id`, for its
+/// poster (who posted it, so this is no consultation of another's record).
+pub async fn replayed(ctx: &Context, id: String) -> AppResult<Closure> {
+    ctx.db.read(move |c| load(c, &id)).await
+}
+
 /// `GET /closures/{id}`: another force's closure does not exist for the caller.
-pub async fn view(state: &AppState, caller: &AuthUser, id: String) -> AppResult<Closure> {
+pub async fn view(state: &Context, caller: &AuthUser, id: String) -> AppResult<Closure> {
     let scope = scope_of(caller)?;
     let caller = caller.clone();
     state
@@ -101,7 +121,7 @@ pub struct ListPage {
 /// answered without its record. A force the caller may not see yields an empty
 /// page, which is logged too.
 pub async fn list(
-    state: &AppState,
+    state: &Context,
     caller: &AuthUser,
     mut filter: ClosureFilter,
     before: Option<(i64, String)>,
@@ -150,12 +170,17 @@ pub async fn list(
 
 /// `GET /cases`: every closure posted for one crime, oldest first; each is a view.
 pub async fn case(
-    state: &AppState,
+    state: &Context,
     caller: &AuthUser,
-    force_id: String,
-    crime_reference: String,
+    force_id: Option<String>,
+    crime_reference: Option<String>,
 ) -> AppResult<Vec<Closure>> {
-    if !scope_of(caller)?.allows(&force_id) {
+    let scope = scope_of(caller)?;
+    let CaseKey {
+        force_id,
+        crime_reference,
+    } = case_key(force_id, caller.force_id.as_deref(), crime_reference)?;
+    if !scope.allows(&force_id) {
         return Ok(Vec::new());
     }
     let caller = caller.clone();

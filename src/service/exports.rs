@@ -1,15 +1,21 @@
-//! What exports and reports share: who may have them, the months they cover,
-//! and the events each download leaves: `export.downloaded` before its first
+//! Exports (closures, the audit log, trend tables) and what reports share with
+//! them: who may have them, and the events each download leaves: `export.downloaded` before its first
 //! byte, `export.completed` when it ends.
 
+use super::audit::{EventSearch, entry, event_filter};
+use super::{Context, Parsed};
+use crate::audit::export::csv_record;
 use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
-use crate::db::Db;
+use crate::db::closures::ClosureFilter;
+use crate::db::{Db, events};
 use crate::domain::Role;
 use crate::domain::access::{Scope, closure_scope};
-use crate::domain::volumes::is_month;
 use crate::error::{AppError, AppResult};
-use chrono::{Datelike, NaiveDate};
+use crate::export::months::Months;
+use crate::export::produce::{self, TrendSpec};
+use crate::export::stream::Sink;
+use crate::export::trends::{parse_group_by, suppress_threshold};
 use serde_json::{Value, json};
 
 pub const RULE_EXPORTS: &str = "exports and reports are for auditors";
@@ -21,55 +27,135 @@ pub fn auditor_scope(caller: &AuthUser) -> AppResult<Scope> {
         .map_err(|rule| AppError::Forbidden(rule.into()))
 }
 
-/// A range of whole months: `from` and `to` are `YYYY-MM`, both inclusive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Months {
-    pub from: String,
-    pub to: String,
+/// An export on the record, ready to stream: `produce` writes its rows to a
+/// sink (blocking), and `download.finish` records how it ended.
+pub struct Export<P> {
+    pub download: Download,
+    pub produce: P,
 }
 
-impl Months {
-    /// 400 for a month that cannot be read, 422 when `to` is before `from`.
-    pub fn parse(from: Option<&str>, to: Option<&str>) -> AppResult<Months> {
-        let read = |name: &str, v: Option<&str>, default: &str| -> AppResult<String> {
-            match v {
-                None => Ok(default.to_string()),
-                Some(s) if is_month(s) => Ok(s.to_string()),
-                Some(s) => Err(AppError::BadRequest(format!(
-                    "{name} must be a month as YYYY-MM, not {s:?}"
-                ))),
+/// `GET /exports/closures.csv`: every closure the auditor may see that
+/// matches `filter`, oldest received first. `filters` is recorded as asked.
+pub async fn closures(
+    ctx: &Context,
+    caller: &AuthUser,
+    filter: Parsed<ClosureFilter>,
+    filters: Value,
+) -> AppResult<Export<impl FnOnce(&mut Sink) -> AppResult<()> + Send + 'static>> {
+    let scope = auditor_scope(caller)?;
+    let mut filter = filter?;
+    let visible = scope.narrow(filter.force_id.as_deref());
+    if let Ok(force) = &visible {
+        filter.force_id = force.clone();
+    }
+    let download = start_download(&ctx.db, caller, "closures.csv", filters).await?;
+    let db = ctx.db.clone();
+    Ok(Export {
+        download,
+        produce: move |sink: &mut Sink| {
+            if visible.is_err() {
+                return Ok(());
             }
-        };
-        let m = Months {
-            from: read("from", from, "1970-01")?,
-            to: read("to", to, "9999-12")?,
-        };
-        if m.to < m.from {
-            return Err(AppError::field("to", "must not be before from"));
-        }
-        Ok(m)
-    }
+            produce::closures(&db, &filter, &mut |cells| sink.record(cells)).map(drop)
+        },
+    })
+}
 
-    /// The first instant of `from` and of the month after `to`, in microseconds.
-    pub fn micros(&self) -> (i64, i64) {
-        let start =
-            |m: &str| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").expect("checked");
-        let from = start(&self.from);
-        let to = start(&self.to);
-        let after = if to.month() == 12 {
-            NaiveDate::from_ymd_opt(to.year() + 1, 1, 1)
-        } else {
-            NaiveDate::from_ymd_opt(to.year(), to.month() + 1, 1)
-        }
-        .expect("a month");
-        let us = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .expect("midnight")
-                .and_utc()
-                .timestamp_micros()
-        };
-        (us(from), us(after))
+/// How many events the audit export reads at a time.
+const AUDIT_EXPORT_PAGE: i64 = 5000;
+
+/// `GET /exports/audit.csv`: the events the auditor may read that match
+/// `search`, oldest first, each with its leaf; read page by page.
+pub async fn audit_log(
+    ctx: &Context,
+    caller: &AuthUser,
+    search: Parsed<EventSearch>,
+    filters: Value,
+) -> AppResult<Export<impl FnOnce(&mut Sink) -> AppResult<()> + Send + 'static>> {
+    auditor_scope(caller)?;
+    let mut filter = event_filter(caller, search)?;
+    let download = start_download(&ctx.db, caller, "audit.csv", filters).await?;
+    let db = ctx.db.clone();
+    Ok(Export {
+        download,
+        produce: move |sink: &mut Sink| loop {
+            let page = db.read_blocking(|c| events::page(c, &filter, AUDIT_EXPORT_PAGE))?;
+            for e in &page {
+                if !sink.record(csv_record(&entry(e))) {
+                    return Ok(());
+                }
+            }
+            match page.last() {
+                Some((e, _, _)) if page.len() as i64 == AUDIT_EXPORT_PAGE => {
+                    filter.after_seq = Some(e.seq)
+                }
+                _ => return Ok(()),
+            }
+        },
+    })
+}
+
+/// What a trend table is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct TrendQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub group_by: Option<String>,
+    pub suppress_below: Option<u64>,
+    pub force_id: Option<String>,
+    pub division: Option<String>,
+    pub offence_category: Option<String>,
+    pub outcome_code: Option<i32>,
+}
+
+/// `GET /exports/trends.csv`: the table's header and its rows, one per group.
+pub async fn trends(
+    ctx: &Context,
+    caller: &AuthUser,
+    q: Parsed<TrendQuery>,
+) -> AppResult<(
+    Vec<String>,
+    Export<impl FnOnce(&mut Sink) -> AppResult<()> + Send + 'static>,
+)> {
+    let scope = auditor_scope(caller)?;
+    let q = q?;
+    let months = Months::parse(q.from.as_deref(), q.to.as_deref())?;
+    let group_by = parse_group_by(q.group_by.as_deref())?;
+    if q.suppress_below == Some(0) {
+        return Err(AppError::field("suppress_below", "must be at least 1"));
     }
+    let below = suppress_threshold(q.suppress_below, &group_by);
+    let force = scope.narrow(q.force_id.as_deref());
+    let filters = json!({"from": months.from, "to": months.to, "group_by": group_by, "suppress_below": below,
+                         "force_id": q.force_id, "division": q.division, "offence_category": q.offence_category,
+                         "outcome_code": q.outcome_code});
+    let spec = TrendSpec {
+        months,
+        group_by,
+        suppress_below: below,
+        filter: ClosureFilter {
+            force_id: force.clone().unwrap_or(None),
+            division: q.division,
+            outcome_code: q.outcome_code,
+            offence_category: q.offence_category,
+            ..Default::default()
+        },
+    };
+    let download = start_download(&ctx.db, caller, "trends.csv", filters).await?;
+    let (db, cache) = (ctx.db.clone(), ctx.trends.clone());
+    let header = spec.header();
+    Ok((
+        header,
+        Export {
+            download,
+            produce: move |sink: &mut Sink| {
+                if force.is_err() {
+                    return Ok(());
+                }
+                produce::trends(&db, &spec, Some(&cache), &mut |row| sink.record(row)).map(drop)
+            },
+        },
+    ))
 }
 
 /// A download on the record: its `export.downloaded` event is committed, and
@@ -140,36 +226,5 @@ impl Download {
             tracing::error!(error = %e, export = self.export, downloaded_seq = self.seq,
                             rows, completed, "could not record the end of a download");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn month_ranges() {
-        let m = Months::parse(Some("2026-11"), Some("2026-12")).unwrap();
-        let (a, b) = m.micros();
-        assert_eq!(
-            chrono::DateTime::from_timestamp_micros(a)
-                .unwrap()
-                .to_rfc3339(),
-            "2026-11-01T00:00:00+00:00"
-        );
-        assert_eq!(
-            chrono::DateTime::from_timestamp_micros(b)
-                .unwrap()
-                .to_rfc3339(),
-            "2027-01-01T00:00:00+00:00"
-        );
-        assert!(matches!(
-            Months::parse(Some("2026-13"), None),
-            Err(AppError::BadRequest(_))
-        ));
-        assert!(matches!(
-            Months::parse(Some("2026-11"), Some("2026-10")),
-            Err(AppError::Validation(_))
-        ));
     }
 }

@@ -3,7 +3,6 @@
 //! all written in one transaction. Concurrent requests share a transaction
 //! (group commit), each keeping its own answers and its own events.
 
-use crate::app::AppState;
 use crate::audit::{self, Action, Actor, Event};
 use crate::auth::AuthUser;
 use crate::auth::extractor::unauthorized;
@@ -19,6 +18,7 @@ use crate::domain::is_known_force;
 use crate::domain::signoff::poster_may_propose;
 use crate::domain::validation::FieldError;
 use crate::error::{AppError, AppResult};
+use crate::service::Context;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -47,7 +47,7 @@ struct Candidate {
 /// Judges each body as the single endpoint would and stores the valid ones.
 /// The outcomes are in the order of `bodies`.
 pub async fn ingest(
-    state: &AppState,
+    state: &Context,
     caller: &AuthUser,
     bodies: Vec<Value>,
 ) -> AppResult<Vec<Outcome>> {

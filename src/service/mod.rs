@@ -4,8 +4,19 @@
 
 pub mod audit;
 pub mod closures;
+pub mod context;
 pub mod exports;
+pub mod health;
 pub mod ingest;
+pub mod login;
 pub mod reports;
 pub mod signoff;
+pub mod users;
 pub mod volumes;
+
+pub use context::Context;
+
+/// Input as a face parsed it, or why it could not. A use case authorizes the
+/// caller before it looks at this, so that a caller who may not act is told
+/// 403 whatever it sent, as before any rule of the input.
+pub type Parsed<T> = Result<T, crate::error::AppError>;

@@ -1,7 +1,6 @@
 //! The outlier report: closures per unit against its finalised total, on the
 //! funnel plot around the overall proportion.
 
-use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::db::closures::{self, ClosureFilter};
 use crate::db::volumes;
@@ -9,8 +8,10 @@ use crate::domain::FieldError;
 use crate::domain::closures::OFFENCE_CATEGORIES;
 use crate::domain::stats::FunnelPoint;
 use crate::error::{AppError, AppResult};
+use crate::export::months::Months;
 use crate::export::outliers::{Level, Units};
-use crate::service::exports::{Download, Months, auditor_scope, start_download};
+use crate::service::Context;
+use crate::service::exports::{Download, auditor_scope, start_download};
 use serde_json::json;
 
 /// What an outlier report asks for.
@@ -86,7 +87,7 @@ impl OutlierRequest {
 /// record (`export.downloaded` committed before anything is answered; the
 /// caller finishes the returned [`Download`] when the response ends).
 pub async fn outliers(
-    state: &AppState,
+    state: &Context,
     caller: &AuthUser,
     req: OutlierRequest,
     format: &'static str,

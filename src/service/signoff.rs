@@ -3,7 +3,6 @@
 //! wins, the others get 409.
 
 use super::closures::{Closure, load, not_found};
-use crate::app::AppState;
 use crate::audit::content::{DecisionContent, reason_hash};
 use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
@@ -14,6 +13,7 @@ use crate::domain::signoff::{
     may_ever_decide, may_reopen, parse_decision, parse_reopen,
 };
 use crate::error::{AppError, AppResult};
+use crate::service::Context;
 use serde_json::{Value, json};
 
 fn decider(caller: &AuthUser) -> Decider<'_> {
@@ -67,7 +67,7 @@ fn lost_race() -> AppError {
 
 /// `POST /closures/{id}/decision`.
 pub async fn decide(
-    state: &AppState,
+    state: &Context,
     caller: &AuthUser,
     id: String,
     body: &Value,
@@ -156,7 +156,7 @@ pub async fn decide(
 
 /// `POST /closures/{id}/reopen`.
 pub async fn reopen(
-    state: &AppState,
+    state: &Context,
     caller: &AuthUser,
     id: String,
     body: &Value,

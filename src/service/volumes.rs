@@ -1,21 +1,33 @@
 //! Setting a force's monthly finalised totals; the event keeps old and new values.
 
-use crate::app::AppState;
+use super::{Context, Parsed};
 use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
 use crate::db::now_micros;
 use crate::db::volumes::{self, VolumeRow};
 use crate::domain::Role;
-use crate::domain::volumes::parse_volume;
+use crate::domain::volumes::VolumeInput;
 use crate::error::{AppError, AppResult};
-use serde_json::{Value, json};
+use serde_json::json;
+
+/// A total as stored.
+#[derive(Debug, Clone)]
+pub struct Volume {
+    pub total: VolumeInput,
+    /// Microseconds since the epoch.
+    pub updated_at: i64,
+}
 
 pub const RULE_VOLUMES: &str = "monthly volumes are set by the force system of the force";
 
-/// `PUT /volumes`: insert or replace one total. Returns the row as stored.
-pub async fn set(state: &AppState, caller: &AuthUser, body: &Value) -> AppResult<VolumeRow> {
+/// `PUT /volumes`: insert or replace one total. Returns it as stored.
+pub async fn set(
+    state: &Context,
+    caller: &AuthUser,
+    input: Parsed<VolumeInput>,
+) -> AppResult<Volume> {
     caller.require(&[Role::ForceSystem], RULE_VOLUMES)?;
-    let input = parse_volume(body)?;
+    let input = input?;
     if caller.force_id.as_deref() != Some(input.force_id.as_str()) {
         return Err(AppError::Forbidden(RULE_VOLUMES.into()));
     }
@@ -29,7 +41,7 @@ pub async fn set(state: &AppState, caller: &AuthUser, body: &Value) -> AppResult
         updated_by_user_id: caller.id.clone(),
     };
     let caller = caller.clone();
-    state
+    let row = state
         .db
         .write(move |c| {
             let old = volumes::current(c, &row)?;
@@ -48,5 +60,15 @@ pub async fn set(state: &AppState, caller: &AuthUser, body: &Value) -> AppResult
             audit::append(c, ev)?;
             Ok(row)
         })
-        .await
+        .await?;
+    Ok(Volume {
+        total: VolumeInput {
+            division: (!row.division.is_empty()).then_some(row.division),
+            force_id: row.force_id,
+            month: row.month,
+            offence_category: row.offence_category,
+            finalised_total: row.finalised_total,
+        },
+        updated_at: row.updated_at,
+    })
 }

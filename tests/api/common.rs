@@ -201,7 +201,7 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub backend: Backend,
     pub proxy: Option<Proxy>,
-    pub state: actix_web::web::Data<closure_audit::AppState>,
+    pub state: actix_web::web::Data<closure_audit::Context>,
     handle: actix_web::dev::ServerHandle,
     pg: Option<PgDatabase>,
 }

@@ -1,9 +1,9 @@
 //! Signing in: throttling, constant-time refusal of unknown names, and the audit
 //! events of both outcomes.
 
-use super::password;
-use crate::app::AppState;
+use super::Context;
 use crate::audit::{self, Action, Actor, Event};
+use crate::auth::password;
 use crate::db::{Conn, login_failures, now_micros, users};
 use crate::error::{AppError, AppResult};
 use serde_json::json;
@@ -24,7 +24,7 @@ pub struct Issued {
 /// event per user name and window records that throttling began, and every
 /// refusal is counted in `/metrics`.
 pub async fn login(
-    state: &AppState,
+    state: &Context,
     username: String,
     password: String,
     request_id: String,
@@ -116,7 +116,7 @@ pub async fn login(
                 .keys
                 .issue(&u.id, u.token_generation)
                 .map_err(AppError::internal)?;
-            let actor = super::AuthUser::from_row(&u, request_id.clone())?.actor();
+            let actor = crate::auth::AuthUser::from_row(&u, request_id.clone())?.actor();
             let name = username.clone();
             state
                 .db
@@ -173,7 +173,7 @@ fn retry_after(
 }
 
 /// A throttled attempt's answer, counted in the metrics.
-fn throttled(state: &AppState, retry_after_secs: u64) -> AppError {
+fn throttled(state: &Context, retry_after_secs: u64) -> AppError {
     state.metrics.login_throttled();
     AppError::TooManyRequests {
         detail: format!(
@@ -186,7 +186,7 @@ fn throttled(state: &AppState, retry_after_secs: u64) -> AppError {
 /// A refused password: the attempt's reservation stays as the failure; the
 /// event names the user name tried and why.
 async fn record_failure(
-    state: &AppState,
+    state: &Context,
     username: &str,
     reason: &str,
     request_id: &str,
