@@ -28,7 +28,7 @@ pub mod tables;
 
 use crate::audit::checkpoint::{Signer, TrustedKey};
 use crate::audit::merkle::{Tree, from_hex, to_hex};
-use crate::audit::verify::{Report, verify_stored};
+use crate::audit::verify::{Report, WitnessFile, verify_stored};
 use crate::config::Settings;
 use crate::db::schema::log_state;
 use crate::db::{Conn, DatabaseUrl, Db, PoolOptions, log as store, migrations, sqlite_uri};
@@ -434,10 +434,10 @@ fn move_all(src: &mut Conn, dst: &mut Conn, ctx: &Ctx) -> AppResult<Summary> {
 
     // The log, verified as `GET /audit/verify` does it.
     // The source's service is stopped: every line of its witness file counts.
-    let now = crate::db::now_micros();
-    let report = verify_stored(dst, Some(ctx.witness), now, &ctx.keys.trusted)?.report();
+    let witness = WitnessFile::measure(ctx.witness);
+    let report = verify_stored(dst, Some(&witness), &ctx.keys.trusted)?.report();
     if !report.ok {
-        let source = verify_stored(src, Some(ctx.witness), now, &ctx.keys.trusted)?.report();
+        let source = verify_stored(src, Some(&witness), &ctx.keys.trusted)?.report();
         let why = if source.ok {
             "the source verifies, so the copy differs: this is a defect".to_string()
         } else if source.detail == report.detail {

@@ -7,7 +7,7 @@ use super::{Context, Parsed};
 use crate::audit::leaf::CanonicalEvent;
 use crate::audit::log::CheckpointView;
 use crate::audit::merkle::Hash;
-use crate::audit::verify::{Entry, Report, verify_stored};
+use crate::audit::verify::{Entry, Report, WitnessFile, verify_stored};
 use crate::auth::AuthUser;
 use crate::db::events::{self, EventFilter};
 use crate::db::{self, log as store};
@@ -173,10 +173,12 @@ pub async fn verify(state: &actix_web::web::Data<Context>, caller: &AuthUser) ->
                     .into(),
             )
         })?;
-        let snapshot_at = db::now_micros();
-        let verdict = st.db.snapshot_blocking(|c| {
-            verify_stored(c, st.log.witness.as_deref(), snapshot_at, &st.log.trusted)
-        })?;
+        // Measured before the snapshot begins: every line written by then
+        // is of a checkpoint the snapshot holds.
+        let witness = st.log.witness.as_deref().map(WitnessFile::measure);
+        let verdict = st
+            .db
+            .snapshot_blocking(|c| verify_stored(c, witness.as_ref(), &st.log.trusted))?;
         Ok(verdict.report_for(scope.as_deref()))
     })
     .await

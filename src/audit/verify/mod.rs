@@ -11,10 +11,12 @@ mod closures;
 mod findings;
 pub mod stored;
 mod tree;
+mod witnessed;
 
 pub use closures::{ClosureRecord, Content, STATUS_ACTIONS, check_closure};
 pub use findings::{Report, Verdict};
 pub use stored::verify_stored;
+pub use witnessed::WitnessFile;
 
 use super::checkpoint::{SignedCheckpoint, TrustedKey};
 use super::leaf::CanonicalEvent;

@@ -9,6 +9,7 @@ use super::Entry;
 use super::closures::{ClosureRecord, Content, STATUS_ACTIONS, check_closure, closure_gone};
 use super::findings::{Finding, Findings, Verdict};
 use super::tree::TreeCheck;
+use super::witnessed::{WitnessFile, Witnessed};
 use crate::audit::checkpoint::{SignedCheckpoint, TrustedKey};
 use crate::audit::content::DecisionContent;
 use crate::audit::leaf::CanonicalEvent;
@@ -18,8 +19,6 @@ use crate::db::events::{self, EventRow};
 use crate::db::log as store;
 use crate::error::AppResult;
 use std::collections::{HashMap, HashSet};
-use std::io::BufRead;
-use std::path::Path;
 
 /// Leaves (or pending events) per page.
 const LOG_PAGE: i64 = 2000;
@@ -27,24 +26,21 @@ const LOG_PAGE: i64 = 2000;
 const CLOSURE_PAGE: i64 = 500;
 
 const DATABASE: &str = "database";
-const WITNESS: &str = "witness file";
+pub(super) const WITNESS: &str = "witness file";
 
 /// Verifies everything the database holds on `c`, and the checkpoints kept in
-/// the `witness` file outside it that were written before `snapshot_at`
-/// (microseconds, taken before the snapshot began: a line is written after its
-/// checkpoint commits, so an earlier line's checkpoint is in the snapshot, and
-/// a later one may not be).
+/// the `witness` file outside it as far as it was written when measured
+/// (measure it before the snapshot begins: a line is written after its
+/// checkpoint commits, so every line written before is in the snapshot).
 pub fn verify_stored(
     c: &mut Conn,
-    witness: Option<&Path>,
-    snapshot_at: i64,
+    witness: Option<&WitnessFile>,
     keys: &[TrustedKey],
 ) -> AppResult<Verdict> {
     let mut findings = Findings::default();
     let mut tree = TreeCheck::new(keys);
     let any_checkpoint = store::latest_checkpoint(c)?.is_some();
-    let mut witnessed =
-        witness.and_then(|p| Witnessed::open(p, any_checkpoint, snapshot_at, &mut findings));
+    let mut witnessed = witness.and_then(|w| Witnessed::open(w, any_checkpoint, &mut findings));
     let mut checked = 0u64;
 
     // The leaves, in order, with the checkpoints each page reaches.
@@ -209,107 +205,5 @@ fn record(r: &ClosureRow, decisions: Vec<DecisionContent>) -> ClosureRecord {
         },
         decisions: Some(decisions),
         latest: Some((r.decision.clone(), r.decision_rationale.clone())),
-    }
-}
-
-/// The witness file, read line by line in the order it was written (sizes
-/// never decrease), so that only the checkpoints not reached yet are held.
-struct Witnessed {
-    lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
-    /// Lines written from this instant on are after the snapshot: not read.
-    before: i64,
-    line_no: u64,
-    last_size: u64,
-    peeked: Option<SignedCheckpoint>,
-    path: String,
-}
-
-impl Witnessed {
-    /// Opens the file; a missing one is a finding once the database holds a
-    /// checkpoint (the service creates the file when it starts), an unreadable
-    /// one always.
-    fn open(
-        path: &Path,
-        any_checkpoint: bool,
-        before: i64,
-        findings: &mut Findings,
-    ) -> Option<Witnessed> {
-        match std::fs::File::open(path) {
-            Ok(f) => Some(Witnessed {
-                lines: std::io::BufReader::new(f).lines(),
-                before,
-                line_no: 0,
-                last_size: 0,
-                peeked: None,
-                path: path.display().to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !any_checkpoint => None,
-            Err(e) => {
-                findings.add(Finding::other(format!(
-                    "the witness file {} cannot be read ({e}): the checkpoints kept outside the database cannot be checked",
-                    path.display()
-                )));
-                None
-            }
-        }
-    }
-
-    /// The checkpoints of size up to `size`, in order.
-    fn up_to(&mut self, size: u64, findings: &mut Findings) -> Vec<SignedCheckpoint> {
-        let mut out = Vec::new();
-        loop {
-            if self.peeked.is_none() {
-                self.peeked = self.next(findings);
-            }
-            match self.peeked.take() {
-                Some(cp) if cp.size <= size => out.push(cp),
-                Some(cp) => {
-                    self.peeked = Some(cp);
-                    return out;
-                }
-                None => return out,
-            }
-        }
-    }
-
-    fn next(&mut self, findings: &mut Findings) -> Option<SignedCheckpoint> {
-        loop {
-            let line = match self.lines.next()? {
-                Ok(l) => l,
-                Err(e) => {
-                    findings.add(Finding::other(format!(
-                        "the witness file {} cannot be read after line {} ({e})",
-                        self.path, self.line_no
-                    )));
-                    return None;
-                }
-            };
-            self.line_no += 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            match super::super::export::read_witness_line(&line) {
-                // Signed after the snapshot began: neither this nor any later line
-                // can be judged against it.
-                Ok((_, Some(at))) if at >= self.before => return None,
-                Ok((cp, _)) if cp.size < self.last_size => {
-                    findings.add(Finding::other(format!(
-                        "line {} of the witness file {} goes back to size {} after {}: the file was edited",
-                        self.line_no, self.path, cp.size, self.last_size
-                    )));
-                }
-                Ok((cp, _)) => {
-                    self.last_size = cp.size;
-                    return Some(cp);
-                }
-                // A line cut short by a crash mid-write is ended by the next
-                // write: it holds nothing, and is no finding.
-                Err(_) if !line.trim_end().ends_with('}') => {}
-                Err(e) => findings.add(Finding::other(format!(
-                    "line {} of the witness file {} is not a checkpoint ({e}): the file was edited",
-                    self.line_no, self.path
-                ))),
-            }
-        }
     }
 }
