@@ -352,8 +352,8 @@ fn sink(out: &Option<PathBuf>) -> Result<Box<dyn std::io::Write>, String> {
 }
 
 fn export_offline(settings: &Settings, what: ExportWhat) -> Result<(), String> {
-    use closure_audit::api::closures::{ClosureQuery, closure_filter};
-    use closure_audit::db::closures::ClosureFilter;
+    use closure_audit::domain::filters::ClosureFilter;
+    use closure_audit::service::filters::{ClosureParams, closure_filter};
     use closure_audit::export::months::Months;
     use closure_audit::export::produce::{self, TrendSpec};
     use closure_audit::export::{closures_csv, trends};
@@ -402,7 +402,7 @@ fn export_offline(settings: &Settings, what: ExportWhat) -> Result<(), String> {
             from,
             to,
         } => {
-            let q = ClosureQuery {
+            let q = ClosureParams {
                 status,
                 force_id: f.force_id,
                 division: f.division,
@@ -410,8 +410,6 @@ fn export_offline(settings: &Settings, what: ExportWhat) -> Result<(), String> {
                 offence_category: f.offence_category,
                 from,
                 to,
-                limit: None,
-                cursor: None,
             };
             let filter = closure_filter(&q).map_err(e)?;
             write(

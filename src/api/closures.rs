@@ -1,17 +1,16 @@
 //! `/api/v1/closures` and `/api/v1/cases`: posting and reading closures.
 
-use super::params::{decode_cursor, encode_cursor, page_limit, parse_instant, path_id};
+use super::params::{decode_cursor, encode_cursor, page_limit, path_id};
 use super::problems::{self as p, PROBLEM_JSON};
 use super::schemas;
 use super::views::ClosureView;
 use crate::auth::{AuthUser, IngestCaller};
-use crate::db::closures::ClosureFilter;
-use crate::domain::closures::OFFENCE_CATEGORIES;
 use crate::domain::signoff::Status;
-use crate::domain::{Rank, is_known_force};
+use crate::domain::Rank;
 use crate::error::{AppError, AppResult, Problem};
 use crate::service::Context;
 use crate::service::closures::{self as reads, Closure};
+use crate::service::filters::{ClosureParams, closure_filter};
 use crate::service::ingest::{Outcome, ingest};
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -278,54 +277,19 @@ pub struct ClosureQuery {
     pub cursor: Option<String>,
 }
 
-/// The filters of the closure list (shared with the closures export).
-pub fn closure_filter(q: &ClosureQuery) -> AppResult<ClosureFilter> {
-    let mut errors = Vec::new();
-    if let Some(s) = &q.status
-        && Status::parse(s).is_none()
-    {
-        errors.push(crate::domain::FieldError::new(
-            "status",
-            "must be pending_signoff, signed_off, rejected or reopened",
-        ));
+impl ClosureQuery {
+    /// The filters, leaving the page aside.
+    pub fn params(&self) -> ClosureParams {
+        ClosureParams {
+            status: self.status.clone(),
+            force_id: self.force_id.clone(),
+            division: self.division.clone(),
+            outcome_code: self.outcome_code,
+            offence_category: self.offence_category.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+        }
     }
-    if let Some(c) = &q.offence_category
-        && !OFFENCE_CATEGORIES.contains(&c.as_str())
-    {
-        errors.push(crate::domain::FieldError::new(
-            "offence_category",
-            "is not a VAWG offence category",
-        ));
-    }
-    if let Some(f) = &q.force_id
-        && !is_known_force(f)
-    {
-        errors.push(crate::domain::FieldError::new(
-            "force_id",
-            "is not a known force",
-        ));
-    }
-    let from = q
-        .from
-        .as_deref()
-        .map(|s| parse_instant("from", s))
-        .transpose()?;
-    let to =
-        q.to.as_deref()
-            .map(|s| parse_instant("to", s))
-            .transpose()?;
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    Ok(ClosureFilter {
-        force_id: q.force_id.clone(),
-        status: q.status.clone(),
-        division: q.division.clone(),
-        outcome_code: q.outcome_code,
-        offence_category: q.offence_category.clone(),
-        from,
-        to,
-    })
 }
 
 fn closure_cursor(c: &Closure) -> String {
@@ -367,7 +331,7 @@ pub async fn list_closures(
     caller: AuthUser,
     q: web::Query<ClosureQuery>,
 ) -> AppResult<web::Json<ClosurePage>> {
-    let filter = closure_filter(&q)?;
+    let filter = closure_filter(&q.params())?;
     let limit = page_limit(
         q.limit,
         state.settings.page_limit_default,

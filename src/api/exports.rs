@@ -4,7 +4,7 @@
 //! completed, written when it ends.
 
 use super::audit::{EventQuery, event_search};
-use super::closures::{ClosureQuery, closure_filter};
+use crate::service::filters::{ClosureParams, closure_filter};
 use super::params::searchable;
 use super::problems::{self as p};
 use super::schemas;
@@ -71,7 +71,7 @@ pub async fn closures_csv(
         ("force_id", q.force_id.as_deref()),
         ("division", q.division.as_deref()),
     ]);
-    let list = ClosureQuery {
+    let list = ClosureParams {
         status: q.status.clone(),
         force_id: q.force_id.clone(),
         division: q.division.clone(),
@@ -79,8 +79,6 @@ pub async fn closures_csv(
         offence_category: q.offence_category.clone(),
         from: q.from.clone(),
         to: q.to.clone(),
-        limit: None,
-        cursor: None,
     };
     let filter = searched.and_then(|()| closure_filter(&list));
     let filters = json!({"status": q.status, "force_id": q.force_id, "division": q.division, "outcome_code": q.outcome_code,

@@ -9,7 +9,7 @@ use actix_web::{get, web};
 #[utoipa::path(
     tag = "forces",
     responses(
-        (status = 200, body = Vec<Force>),
+        (status = 200, body = Vec<super::schemas::ForceSchema>),
         (status = 401, response = p::Unauthorized),
         (status = 503, response = p::ServiceUnavailable),
     ),

@@ -3,7 +3,6 @@
 use crate::error::{AppError, AppResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, NaiveDate, NaiveTime};
 use serde::Serialize;
 
 /// One page of a list.
@@ -84,19 +83,7 @@ pub fn searchable<'a>(
     Ok(())
 }
 
-/// A list's time filter: an RFC 3339 timestamp or a date (midnight UTC), as
-/// microseconds since the epoch; 400 otherwise.
-pub fn parse_instant(name: &str, s: &str) -> AppResult<i64> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp_micros());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_time(NaiveTime::MIN).and_utc().timestamp_micros());
-    }
-    Err(AppError::BadRequest(format!(
-        "{name} must be an RFC 3339 timestamp or a date (YYYY-MM-DD), not {s:?}"
-    )))
-}
+pub use crate::service::filters::parse_instant;
 
 #[cfg(test)]
 mod tests {
@@ -125,15 +112,5 @@ mod tests {
         assert_eq!(path_id("a".into(), "x").unwrap(), "a");
         assert!(searchable([("division", Some("N\0"))]).is_err());
         assert!(searchable([("division", None), ("action", Some("x"))]).is_ok());
-    }
-
-    #[test]
-    fn instants() {
-        assert_eq!(parse_instant("from", "1970-01-02").unwrap(), 86_400_000_000);
-        assert_eq!(
-            parse_instant("from", "1970-01-01T00:00:01Z").unwrap(),
-            1_000_000
-        );
-        assert!(parse_instant("from", "yesterday").is_err());
     }
 }

@@ -49,6 +49,7 @@ impl OutlierQuery {
 pub struct OutlierReport {
     /// Over the units that have a finalised total.
     overall_proportion: Option<f64>,
+    #[schema(value_type = Vec<super::schemas::FunnelPointSchema>)]
     items: Vec<FunnelPoint>,
 }
 

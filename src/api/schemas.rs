@@ -3,9 +3,14 @@
 //! values the rules accept. Used as `#[schema(schema_with = schemas::force_id)]`
 //! on the request types, which only describe bodies and queries.
 
-use crate::domain::FORCES;
 use crate::domain::closures::{AGE_BANDS, OFFENCE_CATEGORIES, RISK_LEVELS};
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use crate::domain::signoff::{Decision, Status};
+use crate::domain::stats::Flag;
+use crate::domain::{FORCES, Rank, Role};
+use std::borrow::Cow;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 fn one_of<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
     ObjectBuilder::new()
@@ -13,6 +18,83 @@ fn one_of<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> O
         .enum_values(Some(values))
         .description(Some(description))
         .build()
+}
+
+/// The domain's enumerations as named schemas of the document, their values
+/// taken from the domain's own lists (the domain knows nothing of OpenAPI).
+macro_rules! named_enum {
+    ($ty:ty, $name:literal, $values:expr, $description:literal) => {
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                one_of($values, $description).into()
+            }
+        }
+        impl ToSchema for $ty {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+named_enum!(
+    Rank,
+    "Rank",
+    Rank::ALL.map(Rank::as_str),
+    "A police rank (DOMAIN.md, \"Ranks\")"
+);
+named_enum!(
+    Role,
+    "Role",
+    Role::ALL.map(Role::as_str),
+    "A user's role (API.md, \"Roles and scope\")"
+);
+named_enum!(
+    Status,
+    "Status",
+    Status::ALL.map(Status::as_str),
+    "A closure's status"
+);
+named_enum!(
+    Decision,
+    "Decision",
+    [Decision::Approve, Decision::Reject].map(Decision::as_str),
+    "An inspector's decision"
+);
+named_enum!(
+    Flag,
+    "Flag",
+    Flag::ALL.map(Flag::as_str),
+    "Where a unit falls on the funnel plot"
+);
+
+/// A force (`GET /api/v1/forces`), as [`crate::domain::Force`] is written.
+#[derive(ToSchema)]
+#[schema(as = Force)]
+#[allow(dead_code)]
+pub struct ForceSchema {
+    #[schema(schema_with = force_id)]
+    id: String,
+    name: String,
+}
+
+/// One unit's place on the funnel, as [`crate::domain::stats::FunnelPoint`]
+/// is written.
+#[derive(ToSchema)]
+#[schema(as = FunnelPoint)]
+#[allow(dead_code)]
+pub struct FunnelPointSchema {
+    unit: String,
+    closures: u64,
+    finalised_total: Option<u64>,
+    proportion: Option<f64>,
+    overall_proportion: Option<f64>,
+    z: Option<f64>,
+    lower_95: Option<f64>,
+    upper_95: Option<f64>,
+    lower_998: Option<f64>,
+    upper_998: Option<f64>,
+    flag: Flag,
 }
 
 /// A force's id (`GET /api/v1/forces`).

@@ -458,18 +458,7 @@ macro_rules! with_filter {
     }};
 }
 
-/// The filters of the closure list (and of the closures export).
-#[derive(Debug, Clone, Default)]
-pub struct ClosureFilter {
-    pub force_id: Option<String>,
-    pub status: Option<String>,
-    pub division: Option<String>,
-    pub outcome_code: Option<i32>,
-    pub offence_category: Option<String>,
-    /// On `closure_proposed_at`: from inclusive, to exclusive.
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-}
+pub use crate::domain::filters::ClosureFilter;
 
 /// A page of closures, newest received first, strictly after the keyset
 /// position `before` = (received_at, id) of the previous page's last row.

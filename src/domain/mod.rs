@@ -7,6 +7,7 @@
 pub mod access;
 pub mod cases;
 pub mod closures;
+pub mod filters;
 pub mod forces;
 pub mod officers;
 pub mod ranks;

@@ -10,7 +10,7 @@ pub const SIGN_OFF_MIN_ORDINAL: u8 = 3;
 /// A rank as held by an account. Metropolitan and City of London equivalents are
 /// kept as their own names so that what the force posted is what is stored, and
 /// map to the ordinal of their counterpart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rank {
     Constable,

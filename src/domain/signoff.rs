@@ -9,7 +9,7 @@ use super::validation::{Errors, FieldError, Fields};
 use serde::Serialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     PendingSignoff,
@@ -45,7 +45,7 @@ impl Status {
     pub const REOPENABLE: [Status; 2] = [Status::SignedOff, Status::Rejected];
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Approve,

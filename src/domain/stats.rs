@@ -25,7 +25,7 @@ pub fn suppressed(count: u64, below: Option<u64>) -> bool {
 }
 
 /// Where a unit falls on the funnel plot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
     HighAlarm,
@@ -37,6 +37,15 @@ pub enum Flag {
 }
 
 impl Flag {
+    pub const ALL: [Flag; 6] = [
+        Flag::HighAlarm,
+        Flag::HighAlert,
+        Flag::Within,
+        Flag::LowAlert,
+        Flag::LowAlarm,
+        Flag::NoDenominator,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Flag::HighAlarm => "high_alarm",
@@ -50,7 +59,7 @@ impl Flag {
 }
 
 /// One unit's place on the funnel.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FunnelPoint {
     pub unit: String,
     pub closures: u64,

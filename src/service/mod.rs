@@ -6,6 +6,7 @@ pub mod audit;
 pub mod closures;
 pub mod context;
 pub mod exports;
+pub mod filters;
 pub mod health;
 pub mod ingest;
 pub mod login;
