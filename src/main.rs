@@ -353,10 +353,10 @@ fn sink(out: &Option<PathBuf>) -> Result<Box<dyn std::io::Write>, String> {
 
 fn export_offline(settings: &Settings, what: ExportWhat) -> Result<(), String> {
     use closure_audit::domain::filters::ClosureFilter;
-    use closure_audit::service::filters::{ClosureParams, closure_filter};
     use closure_audit::export::months::Months;
     use closure_audit::export::produce::{self, TrendSpec};
     use closure_audit::export::{closures_csv, trends};
+    use closure_audit::service::filters::{ClosureParams, closure_filter};
     let e = |e: closure_audit::AppError| match e {
         closure_audit::AppError::Validation(errs) => errs
             .iter()

@@ -94,19 +94,7 @@ fn insert_all_pg<'a>(c: &mut diesel::PgConnection, rows: &[NewEventRow<'a>]) -> 
     Ok(())
 }
 
-/// Which events a page holds.
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    pub closure_id: Option<String>,
-    pub actor_id: Option<String>,
-    pub action: Option<String>,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-    pub after_seq: Option<i64>,
-    /// Events of this force only (a force auditor's scope): the event's force, or
-    /// its actor's force.
-    pub force_scope: Option<String>,
-}
+pub use crate::domain::filters::EventFilter;
 
 /// An event with its leaf index and leaf hash, once the sequencer has integrated it.
 pub type EventWithLeaf = (EventRow, Option<i64>, Option<String>);
@@ -153,12 +141,12 @@ pub fn page(conn: &mut Conn, filter: &EventFilter, limit: i64) -> AppResult<Vec<
             .order(audit_events::seq.asc())
             .limit(limit)
             .into_boxed();
-        if let Some(v) = &filter.closure_id { q = q.filter(audit_events::closure_id.eq(v)); }
-        if let Some(v) = &filter.actor_id { q = q.filter(audit_events::actor_user_id.eq(v)); }
-        if let Some(v) = &filter.action { q = q.filter(audit_events::action.eq(v)); }
-        if let Some(v) = filter.from { q = q.filter(audit_events::at.ge(v)); }
-        if let Some(v) = filter.to { q = q.filter(audit_events::at.lt(v)); }
-        if let Some(v) = filter.after_seq { q = q.filter(audit_events::seq.gt(v)); }
+        if let Some(v) = &filter.search.closure_id { q = q.filter(audit_events::closure_id.eq(v)); }
+        if let Some(v) = &filter.search.actor_id { q = q.filter(audit_events::actor_user_id.eq(v)); }
+        if let Some(v) = &filter.search.action { q = q.filter(audit_events::action.eq(v)); }
+        if let Some(v) = filter.search.from { q = q.filter(audit_events::at.ge(v)); }
+        if let Some(v) = filter.search.to { q = q.filter(audit_events::at.lt(v)); }
+        if let Some(v) = filter.search.after_seq { q = q.filter(audit_events::seq.gt(v)); }
         if let Some(v) = settled { q = q.filter(audit_events::seq.le(v)); }
         if let Some(f) = &filter.force_scope {
             q = q.filter(audit_events::force_id.eq(f).or(audit_events::actor_force_id.eq(f)));

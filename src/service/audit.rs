@@ -17,31 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const RULE_READ_LOG: &str = "the audit log is read by auditors and admins";
 
-/// Which events to list, as the caller asked (instants in microseconds).
-#[derive(Debug, Clone, Default)]
-pub struct EventSearch {
-    pub closure_id: Option<String>,
-    /// The acting user's id.
-    pub actor_id: Option<String>,
-    pub action: Option<String>,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
-    /// Only events after this `seq`.
-    pub after_seq: Option<i64>,
-}
+pub use crate::domain::filters::EventSearch;
 
 /// The events `caller` may read, after `search`. A force auditor sees the
 /// events of its own force; a national auditor and an admin see all.
 pub fn event_filter(caller: &AuthUser, search: Parsed<EventSearch>) -> AppResult<EventFilter> {
     caller.require(&[Role::Auditor, Role::Admin], RULE_READ_LOG)?;
-    let search = search?;
     Ok(EventFilter {
-        closure_id: search.closure_id,
-        actor_id: search.actor_id,
-        action: search.action,
-        from: search.from,
-        to: search.to,
-        after_seq: search.after_seq,
+        search: search?,
         force_scope: match caller.role {
             Role::Auditor => caller.force_id.clone(),
             _ => None,

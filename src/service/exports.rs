@@ -87,7 +87,7 @@ pub async fn audit_log(
             }
             match page.last() {
                 Some((e, _, _)) if page.len() as i64 == AUDIT_EXPORT_PAGE => {
-                    filter.after_seq = Some(e.seq)
+                    filter.search.after_seq = Some(e.seq)
                 }
                 _ => return Ok(()),
             }
