@@ -15,6 +15,7 @@
 //! - [`AppError::Internal`]: a defect; the detail is logged, never sent.
 
 use crate::domain::FieldError;
+use crate::domain::authorize::Rule;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -29,8 +30,8 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
+    #[error("{}", .0.text())]
+    Forbidden(Rule),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -88,7 +89,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => "bad_request",
             AppError::Unauthorized(_) => "unauthorized",
-            AppError::Forbidden(_) => "forbidden",
+            AppError::Forbidden(rule) => rule.code(),
             AppError::NotFound(_) => "not_found",
             AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::Conflict(_) => "conflict",

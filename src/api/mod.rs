@@ -74,7 +74,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             a generated one (an unfit id is replaced, not refused).",
         version = "1"
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemCodes),
     components(
         schemas(Problem, crate::domain::FieldError),
         responses(
@@ -118,6 +118,32 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+    }
+}
+
+/// The 403's codes: the problem `type` of a refusal ends in its rule's code.
+struct ProblemCodes;
+
+impl Modify for ProblemCodes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use crate::domain::authorize::Rule;
+        use utoipa::openapi::RefOr;
+        let Some(RefOr::T(forbidden)) = openapi
+            .components
+            .as_mut()
+            .and_then(|c| c.responses.get_mut("Forbidden"))
+        else {
+            return;
+        };
+        let codes: Vec<String> = Rule::ALL
+            .iter()
+            .map(|r| format!("- `{}`: {}", r.code(), r.text()))
+            .collect();
+        forbidden.description = format!(
+            "{}\n\nThe problem `type` is `urn:closure-audit:problem:` and the code of the rule that refuses:\n\n{}",
+            forbidden.description,
+            codes.join("\n")
         );
     }
 }

@@ -55,15 +55,6 @@ impl AuthUser {
             force_id: self.force_id.clone(),
         }
     }
-
-    /// 403 unless the caller has one of `roles`; `rule` says why in words.
-    pub fn require(&self, roles: &[Role], rule: &str) -> AppResult<()> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(rule.to_string()))
-        }
-    }
 }
 
 pub(crate) fn unauthorized(why: &str) -> AppError {

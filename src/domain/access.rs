@@ -1,5 +1,6 @@
 //! Who may read what (API.md, "Roles and scope").
 
+use super::authorize::Rule;
 use super::roles::Role;
 
 /// The closures a caller may see.
@@ -35,22 +36,15 @@ impl Scope {
     }
 }
 
-pub const RULE_READ_CLOSURES: &str = "closures are read by force systems, officers and auditors";
-
 /// Which closures `role` (of `force_id`) may read; `Err` with the rule when none.
-pub fn closure_scope(role: Role, force_id: Option<&str>) -> Result<Scope, &'static str> {
+pub fn closure_scope(role: Role, force_id: Option<&str>) -> Result<Scope, Rule> {
     match (role, force_id) {
-        (Role::Admin, _) => Err(RULE_READ_CLOSURES),
+        (Role::Admin, _) => Err(Rule::ReadersOfClosures),
         (Role::Auditor, None) => Ok(Scope::All),
         (_, Some(f)) => Ok(Scope::Force(f.to_string())),
         // A force system or officer always has a force; without one it sees nothing.
-        (_, None) => Err(RULE_READ_CLOSURES),
+        (_, None) => Err(Rule::ReadersOfClosures),
     }
-}
-
-/// Whether `role` may post closures (its own force's only).
-pub fn may_post_closures(role: Role) -> bool {
-    matches!(role, Role::ForceSystem | Role::Officer)
 }
 
 #[cfg(test)]

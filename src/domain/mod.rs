@@ -5,6 +5,7 @@
 //! are those of `DOMAIN.md`: outcome codes, ranks, forces, the sign-off checklist.
 
 pub mod access;
+pub mod authorize;
 pub mod cases;
 pub mod closures;
 pub mod filters;

@@ -1,9 +1,8 @@
 //! Inspector sign-off (recommendation 5.2): the statuses of a closure, the
-//! decisions on it, and who may take them.
+//! decisions on it (who may take them: [`super::authorize`]).
 
 use super::closures::{CHECKLIST, RATIONALE_LEN};
 use super::officers::same_officer;
-use super::ranks::Rank;
 use super::roles::Role;
 use super::validation::{Errors, FieldError, Fields};
 use serde::Serialize;
@@ -160,57 +159,8 @@ pub fn parse_reopen(body: &Value) -> Result<ReopenInput, Vec<FieldError>> {
     })
 }
 
-/// Why a caller may not decide or reopen a closure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// 403, with the rule in words.
-    Forbidden(&'static str),
-    /// 404: the closure is outside the caller's force, so it does not exist for them.
-    NotFound,
-}
-
-/// The decider as it is at this moment (its rank now is the one that counts).
-pub struct Decider<'a> {
-    pub user_id: &'a str,
-    pub role: Role,
-    pub rank: Option<Rank>,
-    pub force_id: Option<&'a str>,
-    pub officer_id: Option<&'a str>,
-}
-
-pub const RULE_OFFICERS_ONLY: &str =
-    "sign-off is taken by officers of the closure's force; this role cannot decide";
-pub const RULE_RANK: &str = "sign-off requires the rank of inspector or above";
-pub const RULE_SEPARATION: &str =
-    "separation of duties: an officer cannot decide on a closure it proposed";
-pub const RULE_SEPARATION_POSTED: &str =
-    "separation of duties: a user cannot decide on a closure it posted";
 pub const RULE_POSTER_IS_PROPOSER: &str =
     "an officer who posts a closure must name itself as the proposer";
-
-/// The people a closure names: who proposed it and which account posted it.
-pub struct Parties<'a> {
-    pub force_id: &'a str,
-    pub proposer_officer_id: &'a str,
-    pub posted_by_user_id: &'a str,
-}
-
-/// Whether `who` may approve or reject the closure of `parties`: an officer of
-/// its force, inspector or above, who neither proposed it (officer ids compared
-/// ignoring case) nor posted it, whatever it says about its proposer.
-pub fn may_decide(who: &Decider, parties: &Parties) -> Result<(), Refusal> {
-    may_reopen(who, parties.force_id)?;
-    if who
-        .officer_id
-        .is_some_and(|me| same_officer(me, parties.proposer_officer_id))
-    {
-        return Err(Refusal::Forbidden(RULE_SEPARATION));
-    }
-    if who.user_id == parties.posted_by_user_id {
-        return Err(Refusal::Forbidden(RULE_SEPARATION_POSTED));
-    }
-    Ok(())
-}
 
 /// Separation of duties at posting: an officer who posts a closure names itself
 /// as the proposer (`Err` with the rule, for `proposed_by.officer_id`). Other
@@ -232,120 +182,17 @@ pub fn poster_may_propose(
     }
 }
 
-/// Whether `who` holds a role that can ever decide (an officer): checked before
-/// anything is read, so other roles learn nothing of which closures exist.
-pub fn may_ever_decide(who: &Decider) -> Result<(), Refusal> {
-    if who.role == Role::Officer {
-        Ok(())
-    } else {
-        Err(Refusal::Forbidden(RULE_OFFICERS_ONLY))
-    }
-}
-
-/// Whether `who` may reopen a closure of `force_id`: an officer of that force,
-/// inspector or above.
-pub fn may_reopen(who: &Decider, force_id: &str) -> Result<(), Refusal> {
-    may_ever_decide(who)?;
-    if who.force_id != Some(force_id) {
-        return Err(Refusal::NotFound);
-    }
-    if !who.rank.is_some_and(Rank::may_sign_off) {
-        return Err(Refusal::Forbidden(RULE_RANK));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn officer(rank: Rank, force: &'static str, id: &'static str) -> Decider<'static> {
-        Decider {
-            user_id: "u-decider",
-            role: Role::Officer,
-            rank: Some(rank),
-            force_id: Some(force),
-            officer_id: Some(id),
-        }
-    }
-
-    fn parties(force: &'static str, proposer: &'static str) -> Parties<'static> {
-        Parties {
-            force_id: force,
-            proposer_officer_id: proposer,
-            posted_by_user_id: "u-rms",
-        }
-    }
-
     #[test]
-    fn separation_of_duties_ignores_case_and_covers_the_poster() {
-        let me = officer(Rank::Inspector, "kent", "ab12");
-        assert_eq!(
-            may_decide(&me, &parties("kent", "AB12")),
-            Err(Refusal::Forbidden(RULE_SEPARATION))
-        );
-        let posted_by_me = Parties {
-            force_id: "kent",
-            proposer_officer_id: "4471",
-            posted_by_user_id: "u-decider",
-        };
-        assert_eq!(
-            may_decide(&me, &posted_by_me),
-            Err(Refusal::Forbidden(RULE_SEPARATION_POSTED))
-        );
+    fn an_officer_who_posts_names_itself() {
         assert!(poster_may_propose(Role::Officer, Some("ab12"), "AB12").is_ok());
         assert!(poster_may_propose(Role::Officer, Some("ab12"), "4471").is_err());
+        assert!(poster_may_propose(Role::Officer, None, "4471").is_err());
         assert!(poster_may_propose(Role::ForceSystem, None, "4471").is_ok());
-    }
-
-    #[test]
-    fn who_may_decide() {
-        assert_eq!(
-            may_decide(
-                &officer(Rank::Inspector, "kent", "1"),
-                &parties("kent", "2")
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            may_decide(
-                &officer(Rank::ChiefConstable, "kent", "1"),
-                &parties("kent", "2")
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            may_decide(&officer(Rank::Sergeant, "kent", "1"), &parties("kent", "2")),
-            Err(Refusal::Forbidden(RULE_RANK))
-        );
-        assert_eq!(
-            may_decide(
-                &officer(Rank::Inspector, "essex", "1"),
-                &parties("kent", "2")
-            ),
-            Err(Refusal::NotFound)
-        );
-        assert_eq!(
-            may_decide(
-                &officer(Rank::Inspector, "kent", "2"),
-                &parties("kent", "2")
-            ),
-            Err(Refusal::Forbidden(RULE_SEPARATION))
-        );
-        for role in [Role::Auditor, Role::Admin, Role::ForceSystem] {
-            let d = Decider {
-                user_id: "u-other",
-                role,
-                rank: None,
-                force_id: Some("kent"),
-                officer_id: None,
-            };
-            assert_eq!(
-                may_decide(&d, &parties("kent", "2")),
-                Err(Refusal::Forbidden(RULE_OFFICERS_ONLY))
-            );
-        }
     }
 
     #[test]

@@ -12,17 +12,17 @@ use crate::auth::AuthUser;
 use crate::db::events::{self, EventFilter};
 use crate::db::{self, log as store};
 use crate::domain::Role;
+use crate::domain::authorize::{self, Resource};
 use crate::error::{AppError, AppResult};
+use crate::service::permit::permit;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-pub const RULE_READ_LOG: &str = "the audit log is read by auditors and admins";
 
 pub use crate::domain::filters::EventSearch;
 
 /// The events `caller` may read, after `search`. A force auditor sees the
 /// events of its own force; a national auditor and an admin see all.
 pub fn event_filter(caller: &AuthUser, search: Parsed<EventSearch>) -> AppResult<EventFilter> {
-    caller.require(&[Role::Auditor, Role::Admin], RULE_READ_LOG)?;
+    permit(caller, authorize::Action::ReadAuditLog, Resource::Any)?;
     Ok(EventFilter {
         search: search?,
         force_scope: match caller.role {
@@ -114,8 +114,6 @@ pub async fn consistency(
     db::blocking(move || ctx.log.consistency(&ctx.db, first, second)).await
 }
 
-pub const RULE_VERIFY: &str = "the audit log is verified by auditors and admins";
-
 /// Lets one verification run at a time on this instance: each reads the
 /// whole log, and a second one at once would only halve the speed of both.
 #[derive(Debug, Default)]
@@ -143,7 +141,7 @@ impl Drop for VerifyTurn<'_> {
 /// database and the witness file. A force auditor's report names no closure
 /// of another force.
 pub async fn verify(state: &actix_web::web::Data<Context>, caller: &AuthUser) -> AppResult<Report> {
-    caller.require(&[Role::Auditor, Role::Admin], RULE_VERIFY)?;
+    permit(caller, authorize::Action::VerifyLog, Resource::Any)?;
     let scope = match caller.role {
         Role::Auditor => caller.force_id.clone(),
         _ => None,

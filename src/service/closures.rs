@@ -7,9 +7,11 @@ use crate::auth::AuthUser;
 use crate::db::Conn;
 use crate::db::closures::{self, ClosureFilter, ClosureRow, DecisionRow};
 use crate::domain::access::{Scope, closure_scope};
+use crate::domain::authorize::{self, Resource};
 use crate::domain::cases::{CaseKey, case_key};
 use crate::error::{AppError, AppResult};
 use crate::service::Context;
+use crate::service::permit::permit;
 use serde_json::{Value, json};
 
 /// A decision as stored.
@@ -38,25 +40,23 @@ pub fn not_found() -> AppError {
 
 /// The closures `caller` may read; 403 for a role that reads none.
 pub fn scope_of(caller: &AuthUser) -> AppResult<Scope> {
-    closure_scope(caller.role, caller.force_id.as_deref())
-        .map_err(|rule| AppError::Forbidden(rule.into()))
+    permit(caller, authorize::Action::ReadClosures, Resource::Any)?;
+    closure_scope(caller.role, caller.force_id.as_deref()).map_err(AppError::Forbidden)
 }
 
 /// Attaches their decisions to closure rows (one query for all).
 pub fn with_decisions(c: &mut Conn, rows: Vec<ClosureRow>) -> AppResult<Vec<Closure>> {
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let mut decisions = closures::decisions_of(c, &ids)?;
+    let mut by_closure: std::collections::HashMap<String, Vec<Decision>> =
+        std::collections::HashMap::new();
+    for d in closures::decisions_of(c, &ids)? {
+        by_closure.entry(d.closure_id.clone()).or_default().push(d);
+    }
     Ok(rows
         .into_iter()
-        .map(|row| {
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut decisions)
-                .into_iter()
-                .partition(|d| d.closure_id == row.id);
-            decisions = rest;
-            Closure {
-                row,
-                decisions: mine,
-            }
+        .map(|row| Closure {
+            decisions: by_closure.remove(&row.id).unwrap_or_default(),
+            row,
         })
         .collect())
 }

@@ -9,22 +9,20 @@ use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
 use crate::db::closures::ClosureFilter;
 use crate::db::{Db, events};
-use crate::domain::Role;
 use crate::domain::access::{Scope, closure_scope};
+use crate::domain::authorize::{self, Resource};
 use crate::error::{AppError, AppResult};
 use crate::export::months::Months;
 use crate::export::produce::{self, TrendSpec};
 use crate::export::stream::Sink;
 use crate::export::trends::{parse_group_by, suppress_threshold};
+use crate::service::permit::permit;
 use serde_json::{Value, json};
-
-pub const RULE_EXPORTS: &str = "exports and reports are for auditors";
 
 /// The auditor's scope; 403 for anyone else.
 pub fn auditor_scope(caller: &AuthUser) -> AppResult<Scope> {
-    caller.require(&[Role::Auditor], RULE_EXPORTS)?;
-    closure_scope(caller.role, caller.force_id.as_deref())
-        .map_err(|rule| AppError::Forbidden(rule.into()))
+    permit(caller, authorize::Action::Export, Resource::Any)?;
+    closure_scope(caller.role, caller.force_id.as_deref()).map_err(AppError::Forbidden)
 }
 
 /// An export on the record, ready to stream: `produce` writes its rows to a

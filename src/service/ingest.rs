@@ -12,18 +12,16 @@ use crate::db::group::{GroupOptions, GroupWriter};
 use crate::db::now_micros;
 use crate::db::users;
 use crate::db::{Conn, Db};
-use crate::domain::access::may_post_closures;
+use crate::domain::authorize::{self, Resource, Verdict};
 use crate::domain::closures::{parse_closure, posted_force, review_flags};
 use crate::domain::is_known_force;
 use crate::domain::signoff::poster_may_propose;
 use crate::domain::validation::FieldError;
 use crate::error::{AppError, AppResult};
 use crate::service::Context;
+use crate::service::permit::permit;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-pub const RULE_POST: &str = "closures are posted by force systems and officers of the force";
-pub const RULE_OWN_FORCE: &str = "closures may be posted for the caller's own force only";
 
 /// What became of one posted closure.
 #[derive(Debug)]
@@ -51,26 +49,20 @@ pub async fn ingest(
     caller: &AuthUser,
     bodies: Vec<Value>,
 ) -> AppResult<Vec<Outcome>> {
-    if !may_post_closures(caller.role) {
-        return Err(AppError::Forbidden(RULE_POST.into()));
-    }
-    let own_force = caller
-        .force_id
-        .clone()
-        .ok_or_else(|| AppError::Forbidden(RULE_POST.into()))?;
+    let may = authorize::Action::PostClosures;
+    permit(caller, may, Resource::Any)?;
+    let who = super::permit::caller(caller);
     let now = chrono::Utc::now();
     let received_at = now_micros();
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(bodies.len());
     let mut candidates = Vec::new();
     let mut first_by_key: HashMap<String, usize> = HashMap::new();
     for (index, body) in bodies.iter().enumerate() {
-        if let Some(f) = posted_force(body)
-            && f != own_force
-            && is_known_force(f)
+        // An unknown force is a field error, reported with the others.
+        if let Some(f) = posted_force(body).filter(|f| is_known_force(f))
+            && let Verdict::Forbidden(rule) = authorize::authorize(&who, may, Resource::Force(f))
         {
-            outcomes.push(Some(Outcome::Refused(AppError::Forbidden(
-                RULE_OWN_FORCE.into(),
-            ))));
+            outcomes.push(Some(Outcome::Refused(AppError::Forbidden(rule))));
             continue;
         }
         // Separation of duties: an officer posting names itself as the proposer,

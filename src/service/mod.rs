@@ -10,6 +10,7 @@ pub mod filters;
 pub mod health;
 pub mod ingest;
 pub mod login;
+pub mod permit;
 pub mod reports;
 pub mod signoff;
 pub mod users;

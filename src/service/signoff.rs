@@ -8,28 +8,20 @@ use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
 use crate::db::closures::{self, DecisionRow, LatestDecision};
 use crate::db::now_micros;
+use crate::domain::authorize::{self, Parties, Resource};
 use crate::domain::signoff::{
-    Decider, Decision, DecisionInput, Parties, Refusal, ReopenInput, Status, may_decide,
-    may_ever_decide, may_reopen, parse_decision, parse_reopen,
+    Decision, DecisionInput, ReopenInput, Status, parse_decision, parse_reopen,
 };
 use crate::error::{AppError, AppResult};
 use crate::service::Context;
+use crate::service::permit::permit;
 use serde_json::{Value, json};
 
-fn decider(caller: &AuthUser) -> Decider<'_> {
-    Decider {
-        user_id: &caller.id,
-        role: caller.role,
-        rank: caller.rank,
-        force_id: caller.force_id.as_deref(),
-        officer_id: caller.officer_id.as_deref(),
-    }
-}
-
-fn refused(r: Refusal) -> AppError {
-    match r {
-        Refusal::Forbidden(rule) => AppError::Forbidden(rule.into()),
-        Refusal::NotFound => not_found(),
+fn parties(closure: &closures::ClosureRow) -> Parties<'_> {
+    Parties {
+        force_id: &closure.force_id,
+        proposer_officer_id: &closure.proposed_by_officer_id,
+        posted_by_user_id: &closure.received_by_user_id,
     }
 }
 
@@ -72,7 +64,7 @@ pub async fn decide(
     id: String,
     body: &Value,
 ) -> AppResult<Closure> {
-    may_ever_decide(&decider(caller)).map_err(refused)?;
+    permit(caller, authorize::Action::Decide, Resource::Any)?;
     // Read now, judged after the access checks: who may not decide learns 403/404 first.
     let parsed = parse_decision(body);
     let caller = caller.clone();
@@ -80,12 +72,8 @@ pub async fn decide(
         .db
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
-            let parties = Parties {
-                force_id: &closure.force_id,
-                proposer_officer_id: &closure.proposed_by_officer_id,
-                posted_by_user_id: &closure.received_by_user_id,
-            };
-            may_decide(&decider(&caller), &parties).map_err(refused)?;
+            let on = Resource::Closure(parties(&closure));
+            permit(&caller, authorize::Action::Decide, on)?;
             let input: DecisionInput = parsed?;
             let status = status_among(&closure.status, &Status::DECIDABLE, "decided")?;
             let version = version_to_change(input.expected_version, closure.version)?;
@@ -161,14 +149,15 @@ pub async fn reopen(
     id: String,
     body: &Value,
 ) -> AppResult<Closure> {
-    may_ever_decide(&decider(caller)).map_err(refused)?;
+    permit(caller, authorize::Action::Reopen, Resource::Any)?;
     let parsed = parse_reopen(body);
     let caller = caller.clone();
     state
         .db
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
-            may_reopen(&decider(&caller), &closure.force_id).map_err(refused)?;
+            let on = Resource::Closure(parties(&closure));
+            permit(&caller, authorize::Action::Reopen, on)?;
             let input: ReopenInput = parsed?;
             let status = status_among(&closure.status, &Status::REOPENABLE, "reopened")?;
             let version = version_to_change(input.expected_version, closure.version)?;

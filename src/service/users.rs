@@ -6,19 +6,19 @@ use crate::audit::{self, Action, Actor, Event};
 use crate::auth::{AuthUser, password};
 use crate::db::users::{self, UserRow};
 use crate::db::{Conn, Db, now_micros, rfc3339};
+use crate::domain::authorize::{self, Resource};
 use crate::domain::users::{NewUser, PASSWORD_MIN_CHARS, User, UserPatch};
 use crate::domain::{FieldError, Rank, Role};
 use crate::error::{AppError, AppResult};
+use crate::service::permit::permit;
 use serde_json::{Map, Value, json};
-
-const ADMIN_ONLY: &str = "only an admin may manage users";
 
 fn no_such_user() -> AppError {
     AppError::NotFound("no such user".into())
 }
 
 fn admin_only(caller: &AuthUser) -> AppResult<()> {
-    caller.require(&[Role::Admin], ADMIN_ONLY)
+    permit(caller, authorize::Action::ManageUsers, Resource::Any)
 }
 
 /// The user of a stored row.

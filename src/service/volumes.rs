@@ -5,9 +5,10 @@ use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
 use crate::db::now_micros;
 use crate::db::volumes::{self, VolumeRow};
-use crate::domain::Role;
+use crate::domain::authorize::{self, Resource};
 use crate::domain::volumes::VolumeInput;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::service::permit::permit;
 use serde_json::json;
 
 /// A total as stored.
@@ -18,19 +19,19 @@ pub struct Volume {
     pub updated_at: i64,
 }
 
-pub const RULE_VOLUMES: &str = "monthly volumes are set by the force system of the force";
-
 /// `PUT /volumes`: insert or replace one total. Returns it as stored.
 pub async fn set(
     state: &Context,
     caller: &AuthUser,
     input: Parsed<VolumeInput>,
 ) -> AppResult<Volume> {
-    caller.require(&[Role::ForceSystem], RULE_VOLUMES)?;
+    permit(caller, authorize::Action::SetVolumes, Resource::Any)?;
     let input = input?;
-    if caller.force_id.as_deref() != Some(input.force_id.as_str()) {
-        return Err(AppError::Forbidden(RULE_VOLUMES.into()));
-    }
+    permit(
+        caller,
+        authorize::Action::SetVolumes,
+        Resource::Force(&input.force_id),
+    )?;
     let row = VolumeRow {
         force_id: input.force_id,
         division: input.division.unwrap_or_default(),

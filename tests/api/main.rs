@@ -7,6 +7,7 @@ mod audit_log;
 mod auth;
 mod cli;
 mod closures;
+mod codes;
 mod errors;
 mod exports;
 mod migrate;
