@@ -4,7 +4,6 @@
 //! completed, written when it ends.
 
 use super::audit::{EventQuery, event_search};
-use crate::service::filters::{ClosureParams, closure_filter};
 use super::params::searchable;
 use super::problems::{self as p};
 use super::schemas;
@@ -15,6 +14,7 @@ use crate::export::closures_csv as closure_columns;
 use crate::export::stream::csv_response;
 use crate::service::Context;
 use crate::service::exports::{self as service, TrendQuery};
+use crate::service::filters::{ClosureParams, closure_filter};
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use serde_json::json;

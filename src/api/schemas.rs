@@ -8,8 +8,8 @@ use crate::domain::signoff::{Decision, Status};
 use crate::domain::stats::Flag;
 use crate::domain::{FORCES, Rank, Role};
 use std::borrow::Cow;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 fn one_of<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
