@@ -179,7 +179,7 @@ macro_rules! tables {
 
         /// Every table that is moved, in the order it is copied (a closure before
         /// its decisions). `log_state`, the sequencer's one row, is not a copy
-        /// but a translation: see [`super::watermark`].
+        /// but a translation: see [`super::watermark()`].
         pub static TABLES: &[&dyn Table] = &[$(&$t),*];
     };
 }

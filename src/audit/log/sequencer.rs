@@ -1,30 +1,17 @@
-//! The tamper-evident log: an in-memory Merkle tree kept in step with the
-//! `merkle_leaves` table, and the sequencer that integrates committed events
-//! and signs a checkpoint after each round, in the manner of Trillian's
-//! integrator. Ingest never waits for it: events are written with the change
-//! they record, and the sequencer follows within a fraction of a second.
-//!
-//! With several instances on one PostgreSQL, a round runs under a
-//! transaction-scoped advisory lock, so exactly one instance sequences at a
-//! time and the log never forks; the others keep their trees in step by reading
-//! the leaves.
-//!
-//! Every checkpoint this instance signs is also appended to a witness file
-//! outside the database (`<data_dir>/checkpoints.ndjson`): someone who can
-//! rewrite the database cannot rewrite what was already witnessed.
+//! The sequencer: rounds that integrate committed events and sign a
+//! checkpoint, on a thread of their own.
 
-use super::checkpoint::{SignedCheckpoint, Signer, TrustedKey};
-use super::leaf::CanonicalEvent;
-use super::merkle::{Hash, Tree, from_hex, to_hex};
+use super::Log;
+use crate::audit::checkpoint::SignedCheckpoint;
+use crate::audit::leaf::CanonicalEvent;
+use crate::audit::merkle::{from_hex, to_hex};
 use crate::db::log::{self as store, CheckpointRow, LeafRow};
-use crate::db::{Conn, Db, now_micros, rfc3339};
-use crate::error::{AppError, AppResult};
+use crate::db::{Conn, Db, now_micros};
+use crate::error::AppResult;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::Serialize;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Events integrated per round at most.
@@ -34,14 +21,14 @@ const ROUND_LIMIT: i64 = 20_000;
 const STALL_WARNING: Duration = Duration::from_secs(5);
 
 /// How far the tree lags what is committed (PostgreSQL).
-struct Lag {
+pub(super) struct Lag {
     seconds: prometheus::Gauge,
     held_back: prometheus::IntGauge,
     warned: AtomicBool,
 }
 
 impl Lag {
-    fn new() -> Lag {
+    pub(super) fn new() -> Lag {
         Lag {
             seconds: prometheus::Gauge::new(
                 "closure_audit_sequencer_lag_seconds",
@@ -58,97 +45,7 @@ impl Lag {
     }
 }
 
-/// A checkpoint as the API returns it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct CheckpointView {
-    pub origin: String,
-    pub tree_size: u64,
-    /// Hex.
-    pub root_hash: String,
-    pub timestamp: String,
-    /// Base64 of the raw 64-byte Ed25519 signature.
-    pub signature: String,
-    /// Hex C2SP key id.
-    pub key_id: String,
-    /// The checkpoint as a C2SP signed note.
-    pub note: String,
-}
-
-impl CheckpointView {
-    pub fn from_row(r: &CheckpointRow, origin: &str) -> Self {
-        CheckpointView {
-            origin: SignedCheckpoint::parse(&r.note)
-                .map(|c| c.origin)
-                .unwrap_or_else(|_| origin.to_string()),
-            tree_size: r.tree_size as u64,
-            root_hash: r.root_hash.clone(),
-            timestamp: rfc3339(r.created_at),
-            signature: r.signature.clone(),
-            key_id: r.key_id.clone(),
-            note: r.note.clone(),
-        }
-    }
-}
-
-pub struct Log {
-    tree: RwLock<Tree>,
-    pub signer: Signer,
-    /// Keys whose checkpoints are trusted: this one, and earlier ones after a rotation.
-    pub trusted: Vec<TrustedKey>,
-    pub witness: Option<PathBuf>,
-    stop: AtomicBool,
-    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
-    lag: Lag,
-}
-
 impl Log {
-    pub fn new(signer: Signer, previous_keys: Vec<TrustedKey>, witness: Option<PathBuf>) -> Log {
-        let mut trusted = vec![signer.trusted()];
-        trusted.extend(previous_keys);
-        Log {
-            tree: RwLock::new(Tree::new()),
-            signer,
-            trusted,
-            witness,
-            stop: AtomicBool::new(false),
-            thread: Default::default(),
-            lag: Lag::new(),
-        }
-    }
-
-    pub fn size(&self) -> u64 {
-        self.tree.read().expect("tree lock").size()
-    }
-
-    /// Reads leaves the tree does not have yet into `tree`.
-    fn sync_into(tree: &mut Tree, c: &mut Conn) -> AppResult<()> {
-        loop {
-            let from = tree.size() as i64;
-            let rows = store::leaves_from(c, from, 100_000)?;
-            if rows.is_empty() {
-                return Ok(());
-            }
-            for (i, r) in rows.iter().enumerate() {
-                let hash = from_hex(&r.leaf_hash)
-                    .filter(|_| r.leaf_index == from + i as i64)
-                    .ok_or_else(|| {
-                        AppError::internal(format!(
-                            "the leaves table is damaged at leaf {}",
-                            from + i as i64
-                        ))
-                    })?;
-                tree.push(hash);
-            }
-        }
-    }
-
-    /// Brings the tree up to the leaves in the database (other instances, start-up).
-    pub fn sync(&self, db: &Db) -> AppResult<u64> {
-        let mut tree = self.tree.write().expect("tree lock");
-        db.read_blocking(|c| Self::sync_into(&mut tree, c))?;
-        Ok(tree.size())
-    }
-
     /// One sequencer round: integrate the events that are ready and sign a
     /// checkpoint of the new size. `None` when another instance holds the lock
     /// or there was nothing to do.
@@ -206,14 +103,6 @@ impl Log {
                 tree.truncate(settled);
                 Err(e)
             }
-        }
-    }
-
-    fn witness(&self, cp: &SignedCheckpoint) {
-        let Some(path) = &self.witness else { return };
-        let line = serde_json::to_string(&view(cp, now_micros())).expect("json");
-        if let Err(e) = crate::files::append_line(path, &line) {
-            tracing::error!(path = %path.display(), error = %e, "cannot append to the checkpoint witness file");
         }
     }
 
@@ -290,52 +179,6 @@ impl Log {
             let _ = h.join();
         }
     }
-
-    /// Makes sure the tree holds `size` leaves, reading any it lacks; 422 when
-    /// the log is not that large.
-    fn ensure(&self, db: &Db, size: u64, field: &str) -> AppResult<()> {
-        if self.size() < size {
-            self.sync(db)?;
-        }
-        let have = self.size();
-        if have < size {
-            return Err(AppError::field(
-                field,
-                format!("the log holds {have} leaves"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The leaf hash and audit path of leaf `index` in the tree of `size`.
-    pub fn inclusion(&self, db: &Db, index: u64, size: u64) -> AppResult<(Hash, Vec<Hash>)> {
-        if index >= size {
-            return Err(AppError::field("leaf_index", "must be less than tree_size"));
-        }
-        self.ensure(db, size, "tree_size")?;
-        let tree = self.tree.read().expect("tree lock");
-        Ok((
-            tree.leaf(index).expect("leaf"),
-            tree.inclusion_proof(index, size).expect("in range"),
-        ))
-    }
-
-    /// The consistency proof between the trees of `first` and `second` leaves.
-    pub fn consistency(&self, db: &Db, first: u64, second: u64) -> AppResult<Vec<Hash>> {
-        if first == 0 {
-            return Err(AppError::field("first", "must be at least 1"));
-        }
-        if first > second {
-            return Err(AppError::field("second", "must not be less than first"));
-        }
-        self.ensure(db, second, "second")?;
-        Ok(self
-            .tree
-            .read()
-            .expect("tree lock")
-            .consistency_proof(first, second)
-            .expect("in range"))
-    }
 }
 
 fn checkpoint_row(cp: &SignedCheckpoint) -> CheckpointRow {
@@ -346,18 +189,5 @@ fn checkpoint_row(cp: &SignedCheckpoint) -> CheckpointRow {
         signature: B64.encode(cp.signature),
         note: cp.note.clone(),
         created_at: now_micros(),
-    }
-}
-
-/// The API's view of a checkpoint just signed.
-pub fn view(cp: &SignedCheckpoint, at: i64) -> CheckpointView {
-    CheckpointView {
-        origin: cp.origin.clone(),
-        tree_size: cp.size,
-        root_hash: to_hex(&cp.root),
-        timestamp: rfc3339(at),
-        signature: B64.encode(cp.signature),
-        key_id: hex::encode(cp.key_id),
-        note: cp.note.clone(),
     }
 }

@@ -1,0 +1,90 @@
+//! Sign-off's writes: a closure's transitions, and the `decisions` table.
+
+use crate::db::schema::{closures, decisions};
+use crate::db::{Conn, trend_versions, with_conn};
+use crate::domain::signoff::Status;
+use crate::error::AppResult;
+use diesel::prelude::*;
+
+/// The latest decision, as it is copied onto the closure.
+pub struct LatestDecision<'a> {
+    pub decision: &'a str,
+    pub by_user_id: &'a str,
+    pub by_officer_id: &'a str,
+    pub by_rank: &'a str,
+    pub decided_at: i64,
+    pub rationale: &'a str,
+}
+
+/// Moves a closure from `version` in one of `from` to `to`, raising its version;
+/// records the decision on it when one is given. Returns whether it moved: it
+/// does not when another change came first, so exactly one of many concurrent
+/// changes wins.
+pub fn transition(
+    conn: &mut Conn,
+    id: &str,
+    version: i64,
+    from: &[Status],
+    to: Status,
+    decision: Option<LatestDecision>,
+) -> AppResult<bool> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let target = closures::table
+        .filter(closures::id.eq(id))
+        .filter(closures::version.eq(version))
+        .filter(closures::status.eq_any(from));
+    let n = match decision {
+        Some(d) => with_conn!(conn, c => diesel::update(target)
+            .set((
+                closures::status.eq(to.as_str()),
+                closures::version.eq(version + 1),
+                closures::decision.eq(d.decision),
+                closures::decided_by_user_id.eq(d.by_user_id),
+                closures::decided_by_officer_id.eq(d.by_officer_id),
+                closures::decided_by_rank.eq(d.by_rank),
+                closures::decided_at.eq(d.decided_at),
+                closures::decision_rationale.eq(d.rationale),
+            ))
+            .execute(c))?,
+        None => with_conn!(conn, c => diesel::update(target)
+            .set((closures::status.eq(to.as_str()), closures::version.eq(version + 1)))
+            .execute(c))?,
+    };
+    if n == 1 {
+        trend_versions::bump(conn)?;
+    }
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = decisions)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct DecisionRow {
+    #[diesel(skip_insertion)]
+    pub id: i64,
+    pub closure_id: String,
+    pub decision: String,
+    pub by_user_id: String,
+    pub by_officer_id: String,
+    pub by_rank: String,
+    pub rationale: String,
+    pub checklist: String,
+    pub decided_at: i64,
+}
+
+pub fn insert_decision(conn: &mut Conn, row: &DecisionRow) -> AppResult<()> {
+    with_conn!(conn, c => diesel::insert_into(decisions::table).values(row).execute(c))?;
+    Ok(())
+}
+
+/// The decisions on these closures, in the order they were taken.
+pub fn decisions_of(conn: &mut Conn, closure_ids: &[&str]) -> AppResult<Vec<DecisionRow>> {
+    if closure_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(with_conn!(conn, c => decisions::table
+        .filter(decisions::closure_id.eq_any(closure_ids))
+        .order(decisions::id.asc())
+        .select(DecisionRow::as_select())
+        .load(c))?)
+}

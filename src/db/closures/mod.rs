@@ -1,0 +1,144 @@
+//! The `closures` and `decisions` tables: `row` the closure's row, `insert`
+//! ingest's insert, `decisions` sign-off's transitions and the decisions
+//! table, `export` the paged reads of exports and reports; the lookups are
+//! here.
+
+use crate::db::schema::closures;
+use crate::db::{Conn, with_conn};
+use crate::error::AppResult;
+use diesel::prelude::*;
+
+/// Keys per `IN (…)` lookup, well under SQLite's limit of 32,766 bound values.
+const KEYS_CHUNK: usize = 400;
+
+/// Narrows a boxed closures query by a [`ClosureFilter`] (one text for every backend).
+macro_rules! with_filter {
+    ($q:expr, $f:expr) => {{
+        let (mut q, f) = ($q, $f);
+        if let Some(v) = &f.force_id {
+            q = q.filter(closures::force_id.eq(v));
+        }
+        if let Some(v) = &f.status {
+            q = q.filter(closures::status.eq(v));
+        }
+        if let Some(v) = &f.division {
+            q = q.filter(closures::division.eq(v));
+        }
+        if let Some(v) = f.outcome_code {
+            q = q.filter(closures::outcome_code.eq(v));
+        }
+        if let Some(v) = &f.offence_category {
+            q = q.filter(closures::offence_category.eq(v));
+        }
+        if let Some(v) = f.from {
+            q = q.filter(closures::closure_proposed_at.ge(v));
+        }
+        if let Some(v) = f.to {
+            q = q.filter(closures::closure_proposed_at.lt(v));
+        }
+        q
+    }};
+}
+
+mod decisions;
+mod export;
+mod insert;
+mod row;
+
+pub use crate::domain::filters::ClosureFilter;
+pub use decisions::{DecisionRow, LatestDecision, decisions_of, insert_decision, transition};
+pub use export::{export_page, for_each};
+pub use insert::insert_new;
+pub use row::ClosureRow;
+
+/// For the given `source_event_id`s of one force: (source_event_id, id, content_hash).
+pub fn stored_keys(
+    conn: &mut Conn,
+    force_id: &str,
+    source_event_ids: &[&str],
+) -> AppResult<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for chunk in source_event_ids.chunks(KEYS_CHUNK) {
+        let found: Vec<(String, String, String)> = with_conn!(conn, c => closures::table
+            .filter(closures::force_id.eq(force_id))
+            .filter(closures::source_event_id.eq_any(chunk))
+            .select((closures::source_event_id, closures::id, closures::content_hash))
+            .load(c))?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+pub fn find(conn: &mut Conn, id: &str) -> AppResult<Option<ClosureRow>> {
+    Ok(
+        with_conn!(conn, c => closures::table.find(id).select(ClosureRow::as_select()).first(c).optional())?,
+    )
+}
+
+/// Every closure posted for one crime, oldest first.
+pub fn by_case(
+    conn: &mut Conn,
+    force_id: &str,
+    crime_reference: &str,
+) -> AppResult<Vec<ClosureRow>> {
+    Ok(with_conn!(conn, c => closures::table
+        .filter(closures::force_id.eq(force_id))
+        .filter(closures::crime_reference.eq(crime_reference))
+        .order((closures::received_at.asc(), closures::id.asc()))
+        .limit(1000)
+        .select(ClosureRow::as_select())
+        .load(c))?)
+}
+
+/// A page of closures, newest received first, strictly after the keyset
+/// position `before` = (received_at, id) of the previous page's last row.
+pub fn page(
+    conn: &mut Conn,
+    f: &ClosureFilter,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> AppResult<Vec<ClosureRow>> {
+    Ok(with_conn!(conn, c => {
+        let mut q = closures::table
+            .select(ClosureRow::as_select())
+            .order((closures::received_at.desc(), closures::id.desc()))
+            .limit(limit)
+            .into_boxed();
+        q = with_filter!(q, f);
+        // `received_at <= at` first, so that the index on (received_at, id) gives
+        // a range; an OR alone would make both planners scan from the start.
+        if let Some((at, id)) = &before {
+            q = q.filter(closures::received_at.le(*at)).filter(closures::received_at.lt(*at).or(closures::id.lt(id)));
+        }
+        q.load(c)
+    })?)
+}
+
+/// Closures in `id` order after `after`, at most `limit`: every closure, a page
+/// at a time, for verification.
+pub fn page_by_id(conn: &mut Conn, after: Option<&str>, limit: i64) -> AppResult<Vec<ClosureRow>> {
+    Ok(with_conn!(conn, c => {
+        let mut q = closures::table
+            .select(ClosureRow::as_select())
+            .order(closures::id.asc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(a) = after {
+            q = q.filter(closures::id.gt(a));
+        }
+        q.load(c)
+    })?)
+}
+
+/// Which of these closure ids are stored.
+pub fn existing_ids(conn: &mut Conn, ids: &[&str]) -> AppResult<Vec<String>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(KEYS_CHUNK) {
+        let found: Vec<String> = with_conn!(conn, c => closures::table
+            .filter(closures::id.eq_any(chunk))
+            .select(closures::id)
+            .load(c))?;
+        out.extend(found);
+    }
+    Ok(out)
+}
