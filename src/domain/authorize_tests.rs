@@ -146,7 +146,7 @@ fn expected(
             return Verdict::NotFound;
         }
         // DOMAIN.md: inspector (ordinal 3) and above sign off.
-        if !rank.is_some_and(|r| r.ordinal() >= 3) {
+        if rank.is_none_or(|r| r.ordinal() < 3) {
             return Verdict::Forbidden(Rule::RankBelowInspector);
         }
         if action == Action::Decide
