@@ -12,10 +12,12 @@
 #[path = "support.rs"]
 mod support;
 
+use closure_audit::api::drafts;
+use closure_audit::audit::content::closure_hash;
 use closure_audit::audit::{self, Action, Actor, Event};
 use closure_audit::db::closures::{ClosureRow, insert_new};
 use closure_audit::db::{DatabaseUrl, Db, PoolOptions, now_micros};
-use closure_audit::domain::closures::{parse_closure, review_flags};
+use closure_audit::domain::closures::{review_flags, validate_closure};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
@@ -71,13 +73,11 @@ fn sqlite_alone(concurrency: usize, seconds: f64) -> f64 {
                 let actor = Actor::system("bench");
                 let mut n = 0u64;
                 while Instant::now() < deadline {
-                    let input = parse_closure(
-                        &closure("kent", n * 64 + t as u64, "ALONE"),
-                        chrono::Utc::now(),
-                    )
-                    .unwrap();
+                    let body = closure("kent", n * 64 + t as u64, "ALONE");
+                    let draft = drafts::closure(&body).unwrap();
+                    let input = validate_closure(draft, chrono::Utc::now()).unwrap();
                     let flags = review_flags(&input);
-                    let hash = input.content_hash();
+                    let hash = closure_hash(&input);
                     let row = ClosureRow::new(
                         input,
                         uuid::Uuid::now_v7().to_string(),

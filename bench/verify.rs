@@ -31,7 +31,7 @@ fn pending(n: u64, end_us: i64) -> ClosureRow {
     r.decided_by_rank = None;
     r.decided_at = None;
     r.decision_rationale = None;
-    r.content_hash = r.input().expect("seeded rows read back").content_hash();
+    r.content_hash = audit::content::closure_hash(&r.input().expect("seeded rows read back"));
     r
 }
 

@@ -14,8 +14,9 @@
 //! - [`AppError::Unavailable`]: the database cannot be reached (503).
 //! - [`AppError::Internal`]: a defect; the detail is logged, never sent.
 
-use crate::domain::FieldError;
 use crate::domain::authorize::Rule;
+use crate::domain::conflicts::Clash;
+use crate::domain::{FieldError, FieldRule};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -36,8 +37,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     MethodNotAllowed(String),
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{1}")]
+    Conflict(Clash, String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -67,6 +68,7 @@ pub struct Problem {
     pub detail: String,
     /// Every failing field, on a 422.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::api::schemas::FieldErrorSchema>>)]
     pub errors: Option<Vec<FieldError>>,
 }
 
@@ -76,8 +78,8 @@ impl AppError {
     }
 
     /// A 422 for one field.
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        AppError::Validation(vec![FieldError::new(field, message)])
+    pub fn field(field: &str, code: FieldRule, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError::new(field, code, message)])
     }
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
@@ -92,7 +94,7 @@ impl AppError {
             AppError::Forbidden(rule) => rule.code(),
             AppError::NotFound(_) => "not_found",
             AppError::MethodNotAllowed(_) => "method_not_allowed",
-            AppError::Conflict(_) => "conflict",
+            AppError::Conflict(clash, _) => clash.code(),
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::NotAcceptable(_) => "not_acceptable",
@@ -135,7 +137,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(..) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -186,6 +188,7 @@ impl From<DieselError> for AppError {
                     AppError::Unavailable(format!("database connection lost: {}", info.message()))
                 }
                 DatabaseErrorKind::SerializationFailure => AppError::Conflict(
+                    Clash::ConcurrentChange,
                     "a concurrent change won; read the resource again and retry".into(),
                 ),
                 _ if is_unavailable_message(info.message()) => {
@@ -262,5 +265,35 @@ mod tests {
         assert_eq!(e.status_code(), StatusCode::SERVICE_UNAVAILABLE);
         let e = db_error(DatabaseErrorKind::Unknown, "syntax error");
         assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_lost_serializable_race_is_a_concurrent_change() {
+        let e = db_error(
+            DatabaseErrorKind::SerializationFailure,
+            "could not serialize",
+        );
+        assert_eq!(e.status_code(), StatusCode::CONFLICT);
+        assert_eq!(
+            e.problem().problem_type,
+            "urn:closure-audit:problem:concurrent_change"
+        );
+    }
+
+    #[test]
+    fn readme_lists_every_conflict_and_field_code() {
+        let readme = include_str!("../README.md");
+        for code in Clash::ALL.map(Clash::code) {
+            assert!(
+                readme.contains(&format!("| `{code}` |")),
+                "README lacks {code}"
+            );
+        }
+        for code in FieldRule::ALL.map(FieldRule::code) {
+            assert!(
+                readme.contains(&format!("| `{code}` |")),
+                "README lacks {code}"
+            );
+        }
     }
 }

@@ -33,8 +33,10 @@ const RULES: &[(&str, &[&str], &str)] = &[
             "crate::auth",
             "actix_web",
             "diesel",
+            "serde_json",
+            "utoipa",
         ],
-        "rules are plain functions: no HTTP, no SQL",
+        "rules are plain functions: no HTTP, no SQL, no wire format",
     ),
     (
         "audit",

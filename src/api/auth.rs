@@ -1,9 +1,10 @@
 //! `/api/v1/auth`: sign-in and the caller.
 
+use super::drafts;
 use super::problems::{self as p};
 use super::users::UserView;
 use crate::auth::AuthUser;
-use crate::domain::validation::{Errors, Fields};
+use crate::domain::users::validate_sign_in;
 use crate::error::AppResult;
 use crate::service::Context;
 use crate::service::login::login as sign_in;
@@ -57,12 +58,7 @@ pub async fn login(
     request_id: RequestId,
     body: web::Json<Value>,
 ) -> AppResult<web::Json<TokenResponse>> {
-    let f = Fields::root(&body)?;
-    let mut errs = Errors::default();
-    let username = f.required_str("username", (1, 256), &mut errs);
-    let password = f.required_str("password", (1, 1024), &mut errs);
-    let (username, password) =
-        errs.finish(|| (username.unwrap_or_default(), password.unwrap_or_default()))?;
+    let (username, password) = validate_sign_in(drafts::sign_in(&body)?)?;
     let issued = sign_in(&state, username, password, request_id.0).await?;
     Ok(web::Json(TokenResponse {
         access_token: issued.access_token,

@@ -1,12 +1,13 @@
 //! `/api/v1/closures` and `/api/v1/cases`: posting and reading closures.
 
+use super::drafts;
 use super::params::{decode_cursor, encode_cursor, page_limit, path_id};
 use super::problems::{self as p, PROBLEM_JSON};
 use super::schemas;
 use super::views::ClosureView;
 use crate::auth::{AuthUser, IngestCaller};
-use crate::domain::Rank;
 use crate::domain::signoff::Status;
+use crate::domain::{FieldRule, Rank};
 use crate::error::{AppError, AppResult, Problem};
 use crate::service::Context;
 use crate::service::closures::{self as reads, Closure};
@@ -172,7 +173,7 @@ pub async fn create_closure(
     IngestCaller(caller): IngestCaller,
     body: web::Json<Value>,
 ) -> AppResult<HttpResponse> {
-    let outcome = ingest(&state, &caller, vec![body.into_inner()])
+    let outcome = ingest(&state, &caller, vec![drafts::closure(&body)])
         .await?
         .pop()
         .expect("one outcome");
@@ -218,13 +219,27 @@ pub async fn create_batch(
         Some(Value::Array(_)) => {
             return Err(AppError::field(
                 "closures",
+                FieldRule::TooManyItems,
                 format!("must have at most {BATCH_MAX} items"),
             ));
         }
-        Some(_) => return Err(AppError::field("closures", "must be an array of closures")),
-        None => return Err(AppError::field("closures", "is required")),
+        Some(_) => {
+            return Err(AppError::field(
+                "closures",
+                FieldRule::WrongType,
+                "must be an array of closures",
+            ));
+        }
+        None => {
+            return Err(AppError::field(
+                "closures",
+                FieldRule::Required,
+                "is required",
+            ));
+        }
     };
-    let outcomes = ingest(&state, &caller, items).await?;
+    let drafts = items.iter().map(drafts::closure).collect();
+    let outcomes = ingest(&state, &caller, drafts).await?;
     let results = outcomes
         .into_iter()
         .enumerate()

@@ -5,7 +5,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod body;
 pub mod closures;
+pub mod drafts;
 pub mod exports;
 pub mod forces;
 pub mod ops;
@@ -76,7 +78,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     ),
     modifiers(&BearerAuth, &ProblemCodes),
     components(
-        schemas(Problem, crate::domain::FieldError),
+        schemas(Problem, schemas::FieldErrorSchema),
         responses(
             problems::BadRequest,
             problems::Unauthorized,
@@ -122,29 +124,60 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The 403's codes: the problem `type` of a refusal ends in its rule's code.
+/// The codes of refusals: the problem `type` of a 403 ends in its rule's code,
+/// of a 409 in its clash's; each of a 422's `errors[]` has its field rule's `code`.
 struct ProblemCodes;
 
 impl Modify for ProblemCodes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use crate::domain::FieldRule;
         use crate::domain::authorize::Rule;
-        use utoipa::openapi::RefOr;
-        let Some(RefOr::T(forbidden)) = openapi
-            .components
-            .as_mut()
-            .and_then(|c| c.responses.get_mut("Forbidden"))
-        else {
-            return;
+        use crate::domain::conflicts::Clash;
+        let list = |codes: Vec<(&str, &str)>| {
+            codes
+                .iter()
+                .map(|(code, meaning)| format!("- `{code}`: {meaning}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         };
-        let codes: Vec<String> = Rule::ALL
-            .iter()
-            .map(|r| format!("- `{}`: {}", r.code(), r.text()))
-            .collect();
-        forbidden.description = format!(
-            "{}\n\nThe problem `type` is `urn:closure-audit:problem:` and the code of the rule that refuses:\n\n{}",
-            forbidden.description,
-            codes.join("\n")
+        let forbidden = list(Rule::ALL.iter().map(|r| (r.code(), r.text())).collect());
+        let conflict = list(Clash::ALL.iter().map(|c| (c.code(), c.meaning())).collect());
+        let fields = list(
+            FieldRule::ALL
+                .iter()
+                .map(|r| (r.code(), r.meaning()))
+                .collect(),
         );
+        let type_is = "The problem `type` is `urn:closure-audit:problem:` and the code";
+        append(
+            openapi,
+            "Forbidden",
+            format!("{type_is} of the rule that refuses:\n\n{forbidden}"),
+        );
+        append(
+            openapi,
+            "Conflict",
+            format!("{type_is} of what the current state forbids:\n\n{conflict}"),
+        );
+        append(
+            openapi,
+            "UnprocessableEntity",
+            format!(
+                "Each of `errors[]` names its `field` and the `code` of the rule it breaks:\n\n{fields}"
+            ),
+        );
+    }
+}
+
+/// Adds a paragraph to a shared response's description.
+fn append(openapi: &mut utoipa::openapi::OpenApi, response: &str, text: String) {
+    use utoipa::openapi::RefOr;
+    if let Some(RefOr::T(r)) = openapi
+        .components
+        .as_mut()
+        .and_then(|c| c.responses.get_mut(response))
+    {
+        r.description = format!("{}\n\n{text}", r.description);
     }
 }
 

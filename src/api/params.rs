@@ -1,5 +1,6 @@
 //! Query parameters shared by the lists: page limits, opaque cursors, time filters.
 
+use crate::domain::FieldRule;
 use crate::error::{AppError, AppResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,6 +20,7 @@ pub fn page_limit(limit: Option<i64>, default: u32, max: u32) -> AppResult<i64> 
         Some(n) if n >= 1 && n <= max as i64 => Ok(n),
         Some(_) => Err(AppError::field(
             "limit",
+            FieldRule::OutOfRange,
             format!("must be between 1 and {max}"),
         )),
     }

@@ -153,3 +153,23 @@ pub fn must_be_true() -> Object {
         ))
         .build()
 }
+
+/// One failing field of a 422, as [`crate::domain::FieldError`] is written.
+#[derive(ToSchema)]
+#[schema(as = FieldError)]
+#[allow(dead_code)]
+pub struct FieldErrorSchema {
+    /// The field's dotted path, e.g. `evidence.risk_level`.
+    field: String,
+    /// The rule it breaks (see the 422 response for each code's meaning).
+    #[schema(schema_with = field_rule)]
+    code: String,
+    message: String,
+}
+
+fn field_rule() -> Object {
+    one_of(
+        crate::domain::FieldRule::ALL.map(|r| r.code()),
+        "The field rule a value breaks",
+    )
+}

@@ -1,5 +1,6 @@
 //! `/api/v1/closures/{id}/decision` and `/reopen`: inspector sign-off.
 
+use super::drafts;
 use super::params::path_id;
 use super::problems::{self as p, PROBLEM_JSON};
 use super::views::ClosureView;
@@ -75,7 +76,8 @@ pub async fn decide(
     body: web::Json<Value>,
 ) -> AppResult<web::Json<ClosureView>> {
     let id = path_id(id.into_inner(), "no such closure")?;
-    let closure = signoff::decide(&state, &caller, id, &body).await?;
+    let draft = drafts::decision(&body).map_err(Into::into);
+    let closure = signoff::decide(&state, &caller, id, draft).await?;
     Ok(web::Json(ClosureView::from(&closure)))
 }
 
@@ -106,6 +108,7 @@ pub async fn reopen(
     body: web::Json<Value>,
 ) -> AppResult<web::Json<ClosureView>> {
     let id = path_id(id.into_inner(), "no such closure")?;
-    let closure = signoff::reopen(&state, &caller, id, &body).await?;
+    let draft = drafts::reopen(&body).map_err(Into::into);
+    let closure = signoff::reopen(&state, &caller, id, draft).await?;
     Ok(web::Json(ClosureView::from(&closure)))
 }

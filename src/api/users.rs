@@ -1,11 +1,12 @@
 //! `/api/v1/users`: accounts, managed by admins.
 
+use super::drafts;
 use super::params::{Page, decode_cursor, page_limit, paginate, path_id};
 use super::problems::{self as p, PROBLEM_JSON};
 use super::schemas;
 use crate::auth::AuthUser;
 use crate::domain::time::rfc3339;
-use crate::domain::users::{User, parse_new_user, parse_user_patch};
+use crate::domain::users::User;
 use crate::domain::{Rank, Role};
 use crate::error::{AppResult, Problem};
 use crate::service::{self, Context};
@@ -121,8 +122,8 @@ pub async fn create_user(
     caller: AuthUser,
     body: web::Json<Value>,
 ) -> AppResult<HttpResponse> {
-    let new = parse_new_user(&body).map_err(Into::into);
-    let user = service::users::create(&state, &caller, new).await?;
+    let draft = drafts::new_user(&body).map_err(Into::into);
+    let user = service::users::create(&state, &caller, draft).await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/api/v1/users/{}", user.id)))
         .json(UserView::from(&user)))
@@ -216,7 +217,7 @@ pub async fn patch_user(
     body: web::Json<Value>,
 ) -> AppResult<web::Json<UserView>> {
     let id = path_id(id.into_inner(), "no such user");
-    let user =
-        service::users::update(&state, &caller, id, |role| parse_user_patch(&body, role)).await?;
+    let draft = drafts::user_patch(&body).map_err(Into::into);
+    let user = service::users::update(&state, &caller, id, draft).await?;
     Ok(web::Json(UserView::from(&user)))
 }

@@ -1,10 +1,10 @@
 //! `/api/v1/volumes`: monthly totals of VAWG crimes finalised.
 
+use super::drafts;
 use super::problems::{self as p, PROBLEM_JSON};
 use super::schemas;
 use crate::auth::AuthUser;
 use crate::domain::time::rfc3339;
-use crate::domain::volumes::parse_volume;
 use crate::error::{AppResult, Problem};
 use crate::service::Context;
 use crate::service::volumes;
@@ -64,8 +64,8 @@ pub async fn put_volume(
     caller: AuthUser,
     body: web::Json<Value>,
 ) -> AppResult<web::Json<VolumeView>> {
-    let input = parse_volume(&body).map_err(Into::into);
-    let stored = volumes::set(&state, &caller, input).await?;
+    let draft = drafts::volume(&body).map_err(Into::into);
+    let stored = volumes::set(&state, &caller, draft).await?;
     let t = stored.total;
     Ok(web::Json(VolumeView {
         force_id: t.force_id,

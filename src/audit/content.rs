@@ -5,6 +5,8 @@
 //! without a matching event is then visible, although no event was touched.
 
 use super::leaf::canonical_json;
+use crate::domain::closures::ClosureInput;
+use crate::domain::signoff::Checklist;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -42,6 +44,22 @@ impl DecisionContent {
         canonical_json(&v, &mut text);
         sha256_hex(text.as_bytes())
     }
+}
+
+/// SHA-256 (hex) of a closure's normalised content (the JSON of its
+/// [`ClosureInput`], fields in declaration order): two posts of one
+/// `source_event_id` are the same closure exactly when these match.
+pub fn closure_hash(c: &ClosureInput) -> String {
+    sha256_hex(&serde_json::to_vec(c).expect("serialisable"))
+}
+
+/// The checklist as a decision's stored JSON and its event carry it.
+pub fn checklist_json(c: Checklist) -> Value {
+    Value::Object(
+        c.items()
+            .map(|(name, v)| (name.to_string(), Value::Bool(v)))
+            .collect(),
+    )
 }
 
 /// SHA-256 (hex) of a reopening's reason, as UTF-8.

@@ -8,6 +8,8 @@ use super::verify::{ClosureRecord, Content, Entry};
 use crate::db::events::{EventRow, by_seqs};
 use crate::db::log::leaves_from;
 use crate::db::{Conn, rfc3339, with_conn};
+use crate::domain::FieldError;
+use crate::domain::closures::{ClosureDraft, validate_closure};
 use crate::error::AppResult;
 use crate::export::{neutralize, restore};
 use serde_json::{Value, json};
@@ -279,10 +281,14 @@ pub fn read_key(text: &str) -> Result<TrustedKey, String> {
     TrustedKey::parse_verifier_key(text)
 }
 
+/// How a face reads one closure's posted fields from its JSON.
+pub type DraftOf = fn(&Value) -> Result<ClosureDraft, Vec<FieldError>>;
+
 /// Closures as stored: NDJSON of closures as the API returns them (every field
 /// posted and the decisions, so that their content is checked too), or a
 /// closures CSV export (its `id`, `force_id` and `status` columns: status only).
-pub fn read_closures(text: &str) -> Result<Vec<ClosureRecord>, String> {
+/// `draft_of` reads the posted fields of one closure as the API reads a post.
+pub fn read_closures(text: &str, draft_of: DraftOf) -> Result<Vec<ClosureRecord>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.starts_with("id,") {
         let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
@@ -314,20 +320,21 @@ pub fn read_closures(text: &str) -> Result<Vec<ClosureRecord>, String> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let v: Value = serde_json::from_str(l).map_err(|e| e.to_string())?;
-            closure_record(&v)
+            closure_record(&v, draft_of)
         })
         .collect()
 }
 
 /// A closure as the API shows it, as a record to check.
-fn closure_record(v: &Value) -> Result<ClosureRecord, String> {
+fn closure_record(v: &Value, draft_of: DraftOf) -> Result<ClosureRecord, String> {
     let id = opt(&v["id"]).ok_or("a closure without an id")?;
-    // The posted fields parse as they did when posted; no instant is too late.
-    let content =
-        match crate::domain::closures::parse_closure(v, chrono::DateTime::<chrono::Utc>::MAX_UTC) {
-            Ok(input) => Content::Hash(input.content_hash()),
-            Err(_) => Content::Unreadable,
-        };
+    // The posted fields are judged as they were when posted; no instant is too late.
+    let judged =
+        draft_of(v).and_then(|d| validate_closure(d, chrono::DateTime::<chrono::Utc>::MAX_UTC));
+    let content = match judged {
+        Ok(input) => Content::Hash(crate::audit::content::closure_hash(&input)),
+        Err(_) => Content::Unreadable,
+    };
     let decisions = match v.get("decisions").and_then(Value::as_array) {
         None => None,
         Some(list) => Some(

@@ -52,7 +52,9 @@ pub fn verify_offline(
             })
             .collect::<Result<Vec<_>, _>>()?;
         let closures = closures
-            .map(|p| read(p).and_then(|t| export::read_closures(&t)))
+            .map(|p| {
+                read(p).and_then(|t| export::read_closures(&t, closure_audit::api::drafts::closure))
+            })
             .transpose()?;
         Ok(verify::verify(&entries, &cps, &keys, closures.as_deref()).report())
     };

@@ -2,7 +2,8 @@
 
 use super::UserAdd;
 use closure_audit::audit::Actor;
-use closure_audit::domain::users::parse_new_user;
+use closure_audit::domain::Given;
+use closure_audit::domain::users::{NewUserDraft, validate_new_user};
 use closure_audit::{Settings, app};
 use std::io::BufRead;
 
@@ -12,16 +13,17 @@ pub fn add(settings: &Settings, a: UserAdd) -> Result<(), String> {
         .lock()
         .read_line(&mut password)
         .map_err(|e| format!("cannot read the password: {e}"))?;
-    let body = serde_json::json!({
-        "username": a.username,
-        "password": password.trim_end_matches(['\r', '\n']),
-        "display_name": a.display_name.clone().unwrap_or_else(|| a.username.clone()),
-        "role": a.role,
-        "rank": a.rank,
-        "officer_id": a.officer_id,
-        "force_id": a.force_id,
-    });
-    let new = parse_new_user(&body).map_err(|errs| {
+    let text = |s: String| Given::Value(s);
+    let draft = NewUserDraft {
+        username: text(a.username.clone()),
+        password: text(password.trim_end_matches(['\r', '\n']).to_string()),
+        display_name: text(a.display_name.clone().unwrap_or_else(|| a.username.clone())),
+        role: text(a.role.clone()),
+        rank: Given::from_option(a.rank.clone()),
+        officer_id: Given::from_option(a.officer_id.clone()),
+        force_id: Given::from_option(a.force_id.clone()),
+    };
+    let new = validate_new_user(draft).map_err(|errs| {
         errs.iter()
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()

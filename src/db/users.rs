@@ -29,10 +29,10 @@ pub fn insert(conn: &mut Conn, row: &UserRow) -> AppResult<()> {
     let res = with_conn!(conn, c => diesel::insert_into(users::table).values(row).execute(c));
     match res {
         Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(AppError::Conflict(format!(
-            "the user name {:?} is taken",
-            row.username
-        ))),
+        Err(e) if is_unique_violation(&e) => Err(AppError::Conflict(
+            crate::domain::conflicts::Clash::UsernameTaken,
+            format!("the user name {:?} is taken", row.username),
+        )),
         Err(e) => Err(e.into()),
     }
 }

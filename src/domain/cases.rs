@@ -2,7 +2,7 @@
 //! force's crime reference (API.md, `GET /cases`).
 
 use super::forces::is_known_force;
-use super::validation::FieldError;
+use super::validation::{FieldError, FieldRule};
 
 /// The crime a case lookup names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,15 +21,25 @@ pub fn case_key(
     let mut errors = Vec::new();
     let force_id = force_id.or_else(|| callers_force.map(str::to_owned));
     match &force_id {
-        None => errors.push(FieldError::new("force_id", "is required")),
-        Some(f) if !is_known_force(f) => {
-            errors.push(FieldError::new("force_id", "is not a known force"))
-        }
+        None => errors.push(FieldError::new(
+            "force_id",
+            FieldRule::Required,
+            "is required",
+        )),
+        Some(f) if !is_known_force(f) => errors.push(FieldError::new(
+            "force_id",
+            FieldRule::UnknownForce,
+            "is not a known force",
+        )),
         _ => {}
     }
     let crime_reference = crime_reference.filter(|s| !s.is_empty());
     if crime_reference.is_none() {
-        errors.push(FieldError::new("crime_reference", "is required"));
+        errors.push(FieldError::new(
+            "crime_reference",
+            FieldRule::Required,
+            "is required",
+        ));
     }
     match (force_id, crime_reference) {
         (Some(force_id), Some(crime_reference)) if errors.is_empty() => Ok(CaseKey {

@@ -5,11 +5,9 @@
 use super::forces::is_known_force;
 use super::officers::{OFFICER_ID_LEN, officer_id_problem};
 use super::ranks::Rank;
-use super::validation::{Errors, FieldError, Fields};
+use super::validation::{Errors, FieldError, FieldRule, Given, Need};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// The outcome types this service accepts (Home Office Counting Rules).
 pub const ACCEPTED_OUTCOMES: [i64; 2] = [15, 16];
@@ -137,15 +135,6 @@ pub struct ClosureInput {
     pub victim: Victim,
 }
 
-impl ClosureInput {
-    /// SHA-256 (hex) of the normalised content: two posts of one
-    /// `source_event_id` are the same closure exactly when these match.
-    pub fn content_hash(&self) -> String {
-        let bytes = serde_json::to_vec(self).expect("serialisable");
-        hex::encode(Sha256::digest(&bytes))
-    }
-}
-
 /// The service's own warnings for the reviewer, computed at ingest.
 pub fn review_flags(c: &ClosureInput) -> Vec<&'static str> {
     let mut flags = Vec::new();
@@ -184,13 +173,70 @@ fn short_code(s: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || b"_-+.".contains(&b))
 }
 
-fn timestamp(f: &Fields, key: &str, errs: &mut Errors) -> Option<i64> {
-    let s = f.required_str(key, (1, 64), errs)?;
+/// A closure as a client gave it, field by field, before any rule is applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClosureDraft {
+    pub source_event_id: Given<String>,
+    pub force_id: Given<String>,
+    pub division: Given<String>,
+    pub crime_reference: Given<String>,
+    pub offence_category: Given<String>,
+    pub home_office_offence_code: Given<String>,
+    pub domestic_abuse_flag: Given<bool>,
+    pub outcome_code: Given<i64>,
+    pub named_suspect: Given<bool>,
+    /// RFC 3339.
+    pub crime_recorded_at: Given<String>,
+    pub closure_proposed_at: Given<String>,
+    pub proposed_by: Given<ProposedByDraft>,
+    pub rationale: Given<String>,
+    pub evidence: Given<EvidenceDraft>,
+    pub victim: Given<VictimDraft>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProposedByDraft {
+    pub officer_id: Given<String>,
+    pub rank: Given<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvidenceDraft {
+    /// The checklist items, in [`CHECKLIST`] order.
+    pub items: [Given<bool>; 4],
+    pub risk_level: Given<String>,
+    pub references: Given<Vec<Given<String>>>,
+}
+
+/// The victim's characteristics, in [`VICTIM_FIELDS`] order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VictimDraft(pub [Given<String>; 9]);
+
+impl ClosureDraft {
+    /// The force the draft names, if it is text: read before validation so
+    /// that posting for another force is a 403 whatever else is wrong.
+    pub fn named_force(&self) -> Option<&str> {
+        self.force_id.value().map(String::as_str)
+    }
+
+    /// The proposing officer the draft names, if it is text.
+    pub fn named_proposer(&self) -> Option<&str> {
+        self.proposed_by
+            .value()
+            .and_then(|p| p.officer_id.value())
+            .map(String::as_str)
+    }
+}
+
+/// An RFC 3339 instant, as microseconds since the epoch.
+fn timestamp(field: &str, given: Given<String>, errs: &mut Errors) -> Option<i64> {
+    let s = errs.text(field, given, (1, 64), Need::Required)?;
     match DateTime::parse_from_rfc3339(&s) {
         Ok(t) => Some(t.timestamp_micros()),
         Err(_) => {
             errs.add(
-                f.path(key),
+                field,
+                FieldRule::TimestampFormat,
                 "must be an RFC 3339 timestamp, e.g. 2026-11-20T10:00:00Z",
             );
             None
@@ -198,166 +244,199 @@ fn timestamp(f: &Fields, key: &str, errs: &mut Errors) -> Option<i64> {
     }
 }
 
-fn one_of(
-    f: &Fields,
-    key: &str,
-    allowed: &[&str],
-    required: bool,
+/// A force the contract knows.
+pub fn known_force(
+    field: &str,
+    given: Given<String>,
+    need: Need,
     errs: &mut Errors,
 ) -> Option<String> {
-    let v = if required {
-        f.required_str(key, (1, 64), errs)
-    } else {
-        f.optional_str(key, (1, 64), errs)
-    }?;
-    if allowed.contains(&v.as_str()) {
-        Some(v)
+    let id = errs.text(field, given, (1, 64), need)?;
+    if is_known_force(&id) {
+        Some(id)
     } else {
         errs.add(
-            f.path(key),
-            format!("must be one of: {}", allowed.join(", ")),
+            field,
+            FieldRule::UnknownForce,
+            "is not a known force (see GET /api/v1/forces)",
         );
         None
     }
 }
 
-/// Reads and checks a posted closure against every rule of the contract,
-/// reporting every failing field at once. `now` bounds `closure_proposed_at`.
-pub fn parse_closure(body: &Value, now: DateTime<Utc>) -> Result<ClosureInput, Vec<FieldError>> {
-    let f = Fields::root(body)?;
-    let mut errs = Errors::default();
-    let source_event_id = f.required_str("source_event_id", (1, 128), &mut errs);
-    let force_id = f.required_str("force_id", (1, 64), &mut errs);
-    if let Some(id) = &force_id
-        && !is_known_force(id)
-    {
-        errs.add("force_id", "is not a known force (see GET /api/v1/forces)");
+fn proposed_by(given: Given<ProposedByDraft>, errs: &mut Errors) -> Option<ProposedBy> {
+    let p = errs.object("proposed_by", given, Need::Required)?;
+    let field = "proposed_by.officer_id";
+    let mut officer_id = errs.text(field, p.officer_id, OFFICER_ID_LEN, Need::Required);
+    if let Some(problem) = officer_id.as_deref().and_then(officer_id_problem) {
+        errs.add(field, FieldRule::OfficerIdFormat, problem);
+        officer_id = None;
     }
-    let division = f.optional_str("division", (1, 128), &mut errs);
-    let crime_reference = f.required_str("crime_reference", (1, 64), &mut errs);
-    let offence_category = one_of(&f, "offence_category", &OFFENCE_CATEGORIES, true, &mut errs);
-    let home_office_offence_code = f.optional_str("home_office_offence_code", (1, 16), &mut errs);
-    let domestic_abuse_flag = f.required_bool("domestic_abuse_flag", &mut errs);
-    let outcome_code = f.required_i64("outcome_code", &mut errs);
+    let rank = rank("proposed_by.rank", p.rank, Need::Required, errs);
+    officer_id
+        .zip(rank)
+        .map(|(officer_id, rank)| ProposedBy { officer_id, rank })
+}
+
+/// A rank by its name in DOMAIN.md.
+pub fn rank(field: &str, given: Given<String>, need: Need, errs: &mut Errors) -> Option<Rank> {
+    let wrong = || format!("must be one of: {}", Rank::names());
+    match given {
+        Given::Value(s) => {
+            let r = Rank::parse(&s);
+            if r.is_none() {
+                errs.add(field, FieldRule::NotOneOf, wrong());
+            }
+            r
+        }
+        Given::OtherKind => {
+            errs.add(field, FieldRule::NotOneOf, wrong());
+            None
+        }
+        Given::Absent | Given::Null => {
+            if need == Need::Required {
+                errs.add(field, FieldRule::Required, "is required");
+            }
+            None
+        }
+    }
+}
+
+fn evidence(given: Given<EvidenceDraft>, errs: &mut Errors) -> Option<Evidence> {
+    let e = errs.object("evidence", given, Need::Required)?;
+    let [wishes, elp, safeguarding, informed] = e.items;
+    let mut item = |name: &str, g| errs.flag(&format!("evidence.{name}"), g, Need::Optional);
+    let victim_wishes_recorded = item(CHECKLIST[0], wishes);
+    let evidence_led_prosecution_considered = item(CHECKLIST[1], elp);
+    let safeguarding_in_place = item(CHECKLIST[2], safeguarding);
+    let victim_informed = item(CHECKLIST[3], informed);
+    let risk_level = errs.choice(
+        "evidence.risk_level",
+        e.risk_level,
+        &RISK_LEVELS,
+        Need::Optional,
+    );
+    let references = errs
+        .texts(
+            "evidence.references",
+            e.references,
+            MAX_REFERENCES,
+            (1, 128),
+        )
+        .unwrap_or_default();
+    Some(Evidence {
+        victim_wishes_recorded,
+        evidence_led_prosecution_considered,
+        safeguarding_in_place,
+        victim_informed,
+        risk_level,
+        references,
+    })
+}
+
+fn victim(given: Given<VictimDraft>, errs: &mut Errors) -> Victim {
+    let mut victim = Victim::default();
+    let Some(VictimDraft(values)) = errs.object("victim", given, Need::Optional) else {
+        return victim;
+    };
+    for (i, (name, given)) in VICTIM_FIELDS.iter().zip(values).enumerate() {
+        let field = format!("victim.{name}");
+        victim.0[i] = if *name == "age_band" {
+            errs.choice(&field, given, &AGE_BANDS, Need::Optional)
+        } else {
+            match errs.text(&field, given, (1, 64), Need::Optional) {
+                Some(s) if !short_code(&s) => {
+                    errs.add(
+                        field,
+                        FieldRule::ShortCode,
+                        "must be a short code (letters, digits, _ - + .) or not_stated",
+                    );
+                    None
+                }
+                other => other,
+            }
+        };
+    }
+    victim
+}
+
+/// Checks a posted closure against every rule of the contract, reporting every
+/// failing field at once. `now` bounds `closure_proposed_at`.
+pub fn validate_closure(
+    d: ClosureDraft,
+    now: DateTime<Utc>,
+) -> Result<ClosureInput, Vec<FieldError>> {
+    let mut errs = Errors::default();
+    let source_event_id = errs.text(
+        "source_event_id",
+        d.source_event_id,
+        (1, 128),
+        Need::Required,
+    );
+    let force_id = known_force("force_id", d.force_id, Need::Required, &mut errs);
+    let division = errs.text("division", d.division, (1, 128), Need::Optional);
+    let crime_reference = errs.text(
+        "crime_reference",
+        d.crime_reference,
+        (1, 64),
+        Need::Required,
+    );
+    let offence_category = errs.choice(
+        "offence_category",
+        d.offence_category,
+        &OFFENCE_CATEGORIES,
+        Need::Required,
+    );
+    let home_office_offence_code = errs.text(
+        "home_office_offence_code",
+        d.home_office_offence_code,
+        (1, 16),
+        Need::Optional,
+    );
+    let domestic_abuse_flag =
+        errs.flag("domestic_abuse_flag", d.domestic_abuse_flag, Need::Required);
+    let outcome_code = errs.whole("outcome_code", d.outcome_code, Need::Required);
     if let Some(code) = outcome_code
         && !ACCEPTED_OUTCOMES.contains(&code)
     {
         errs.add(
             "outcome_code",
+            FieldRule::OutcomeNotAccepted,
             "must be 15 or 16: this service accepts only outcome types 15 and 16",
         );
     }
-    let named_suspect = f.required_bool("named_suspect", &mut errs);
+    let named_suspect = errs.flag("named_suspect", d.named_suspect, Need::Required);
     if named_suspect == Some(false) {
         errs.add(
             "named_suspect",
+            FieldRule::NamedSuspectRequired,
             "must be true: outcomes 15 and 16 need a named suspect (without one the outcome is 14 or 18)",
         );
     }
-    let crime_recorded_at = timestamp(&f, "crime_recorded_at", &mut errs);
-    let closure_proposed_at = timestamp(&f, "closure_proposed_at", &mut errs);
+    let crime_recorded_at = timestamp("crime_recorded_at", d.crime_recorded_at, &mut errs);
+    let closure_proposed_at = timestamp("closure_proposed_at", d.closure_proposed_at, &mut errs);
     if let (Some(rec), Some(prop)) = (crime_recorded_at, closure_proposed_at)
         && prop < rec
     {
         errs.add(
             "closure_proposed_at",
+            FieldRule::ProposedBeforeRecorded,
             "must not be before crime_recorded_at",
         );
     }
     if let Some(prop) = closure_proposed_at
         && prop > now.timestamp_micros() + FUTURE_SKEW_SECONDS * 1_000_000
     {
-        errs.add("closure_proposed_at", "must not be in the future");
+        errs.add(
+            "closure_proposed_at",
+            FieldRule::ProposedInFuture,
+            "must not be in the future",
+        );
     }
-
-    let proposed_by = {
-        let path = f.path("proposed_by");
-        match f.object("proposed_by", &path, &mut errs) {
-            Some(p) => {
-                let mut officer_id = p.required_str("officer_id", OFFICER_ID_LEN, &mut errs);
-                if let Some(problem) = officer_id.as_deref().and_then(officer_id_problem) {
-                    errs.add(p.path("officer_id"), problem);
-                    officer_id = None;
-                }
-                let rank = match p.get("rank") {
-                    None => {
-                        errs.add(p.path("rank"), "is required");
-                        None
-                    }
-                    Some(v) => {
-                        let r = v.as_str().and_then(Rank::parse);
-                        if r.is_none() {
-                            errs.add(p.path("rank"), format!("must be one of: {}", Rank::names()));
-                        }
-                        r
-                    }
-                };
-                officer_id
-                    .zip(rank)
-                    .map(|(officer_id, rank)| ProposedBy { officer_id, rank })
-            }
-            None => {
-                if !errs.has("proposed_by") {
-                    errs.add("proposed_by", "is required");
-                }
-                None
-            }
-        }
-    };
-    let rationale = f.required_str("rationale", RATIONALE_LEN, &mut errs);
-
-    let evidence = {
-        let path = f.path("evidence");
-        match f.object("evidence", &path, &mut errs) {
-            Some(e) => {
-                let mut ev = Evidence {
-                    victim_wishes_recorded: e.optional_bool("victim_wishes_recorded", &mut errs),
-                    evidence_led_prosecution_considered: e
-                        .optional_bool("evidence_led_prosecution_considered", &mut errs),
-                    safeguarding_in_place: e.optional_bool("safeguarding_in_place", &mut errs),
-                    victim_informed: e.optional_bool("victim_informed", &mut errs),
-                    risk_level: one_of(&e, "risk_level", &RISK_LEVELS, false, &mut errs),
-                    references: Vec::new(),
-                };
-                ev.references = e
-                    .optional_str_array("references", MAX_REFERENCES, (1, 128), &mut errs)
-                    .unwrap_or_default();
-                Some(ev)
-            }
-            None => {
-                if !errs.has("evidence") {
-                    errs.add("evidence", "is required");
-                }
-                None
-            }
-        }
-    };
-
-    let victim = {
-        let path = f.path("victim");
-        let mut victim = Victim::default();
-        if let Some(v) = f.object("victim", &path, &mut errs) {
-            for (i, field) in VICTIM_FIELDS.iter().enumerate() {
-                let value = if *field == "age_band" {
-                    one_of(&v, field, &AGE_BANDS, false, &mut errs)
-                } else {
-                    let s = v.optional_str(field, (1, 64), &mut errs);
-                    match s {
-                        Some(s) if !short_code(&s) => {
-                            errs.add(
-                                v.path(field),
-                                "must be a short code (letters, digits, _ - + .) or not_stated",
-                            );
-                            None
-                        }
-                        other => other,
-                    }
-                };
-                victim.0[i] = value;
-            }
-        }
-        victim
-    };
+    let proposed_by = proposed_by(d.proposed_by, &mut errs);
+    let rationale = errs.text("rationale", d.rationale, RATIONALE_LEN, Need::Required);
+    let evidence = evidence(d.evidence, &mut errs);
+    let victim = victim(d.victim, &mut errs);
 
     errs.finish(|| ClosureInput {
         source_event_id: source_event_id.unwrap_or_default(),
@@ -376,160 +455,4 @@ pub fn parse_closure(body: &Value, now: DateTime<Utc>) -> Result<ClosureInput, V
         evidence: evidence.expect("checked"),
         victim,
     })
-}
-
-/// The `force_id` a body names, if it is a string: read before validation so
-/// that posting for another force is a 403 whatever else is wrong.
-pub fn posted_force(body: &Value) -> Option<&str> {
-    body.get("force_id").and_then(Value::as_str)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    pub fn sample() -> Value {
-        json!({
-            "source_event_id": "NICHE-000123-CL1",
-            "force_id": "bedfordshire",
-            "division": "North",
-            "crime_reference": "BD/12345/26",
-            "offence_category": "domestic_abuse",
-            "home_office_offence_code": "8N",
-            "domestic_abuse_flag": true,
-            "outcome_code": 16,
-            "named_suspect": true,
-            "crime_recorded_at": "2026-10-02T21:14:00Z",
-            "closure_proposed_at": "2026-11-20T10:00:00Z",
-            "proposed_by": {"officer_id": "4471", "rank": "constable"},
-            "rationale": "Victim withdrew support on 18/11 after safeguarding visit.",
-            "evidence": {
-                "victim_wishes_recorded": true,
-                "evidence_led_prosecution_considered": true,
-                "safeguarding_in_place": true,
-                "victim_informed": false,
-                "risk_level": "medium",
-                "references": ["BWV-2026-88812", "999-CALL-5521"]
-            },
-            "victim": {"sex": "female", "age_band": "25-34", "ethnicity": "white_british", "disability": "not_stated"}
-        })
-    }
-
-    fn now() -> DateTime<Utc> {
-        "2026-11-28T09:00:00Z".parse().unwrap()
-    }
-
-    fn fields(body: &Value) -> Vec<String> {
-        parse_closure(body, now())
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect()
-    }
-
-    #[test]
-    fn the_contract_example_is_valid() {
-        let c = parse_closure(&sample(), now()).unwrap();
-        assert_eq!(c.outcome_code, 16);
-        assert_eq!(c.proposed_by.rank, Rank::Constable);
-        assert_eq!(c.victim.get("age_band"), Some("25-34"));
-        assert_eq!(review_flags(&c), ["victim_not_informed"]);
-    }
-
-    #[test]
-    fn every_rule_is_reported_at_once() {
-        let mut b = sample();
-        b["outcome_code"] = json!(14);
-        b["named_suspect"] = json!(false);
-        b["offence_category"] = json!("burglary");
-        b["closure_proposed_at"] = json!("2026-10-01T00:00:00Z");
-        b["rationale"] = json!("too short");
-        b["proposed_by"]["rank"] = json!("general");
-        b["evidence"]["risk_level"] = json!("extreme");
-        b["evidence"]["references"] = json!(vec!["x"; 51]);
-        b["victim"]["age_band"] = json!("20-30");
-        b["force_id"] = json!("gotham");
-        assert_eq!(
-            fields(&b),
-            [
-                "force_id",
-                "offence_category",
-                "outcome_code",
-                "named_suspect",
-                "closure_proposed_at",
-                "proposed_by.rank",
-                "rationale",
-                "evidence.risk_level",
-                "evidence.references",
-                "victim.age_band"
-            ]
-        );
-    }
-
-    #[test]
-    fn future_proposals_are_refused_beyond_five_minutes() {
-        let mut b = sample();
-        b["closure_proposed_at"] = json!("2026-11-28T09:04:00Z");
-        assert!(parse_closure(&b, now()).is_ok());
-        b["closure_proposed_at"] = json!("2026-11-28T09:06:00Z");
-        assert_eq!(fields(&b), ["closure_proposed_at"]);
-    }
-
-    #[test]
-    fn required_fields() {
-        assert_eq!(
-            fields(&json!({})),
-            [
-                "source_event_id",
-                "force_id",
-                "crime_reference",
-                "offence_category",
-                "domestic_abuse_flag",
-                "outcome_code",
-                "named_suspect",
-                "crime_recorded_at",
-                "closure_proposed_at",
-                "proposed_by",
-                "rationale",
-                "evidence"
-            ]
-        );
-    }
-
-    #[test]
-    fn flags_for_missing_evidence_high_risk_and_quick_closure() {
-        let mut b = sample();
-        b["evidence"] = json!({"risk_level": "high"});
-        b["crime_recorded_at"] = json!("2026-11-15T10:00:00Z");
-        let c = parse_closure(&b, now()).unwrap();
-        assert_eq!(
-            review_flags(&c),
-            [
-                "victim_wishes_not_recorded",
-                "evidence_led_prosecution_not_considered",
-                "safeguarding_not_in_place",
-                "victim_not_informed",
-                "high_risk",
-                "closed_within_7_days",
-                "no_evidence_references"
-            ]
-        );
-    }
-
-    #[test]
-    fn content_hash_tells_replays_from_changes() {
-        let a = parse_closure(&sample(), now()).unwrap();
-        let mut b = sample();
-        b["extra_field_ignored"] = json!(1);
-        assert_eq!(
-            a.content_hash(),
-            parse_closure(&b, now()).unwrap().content_hash()
-        );
-        b["rationale"] = json!("A different rationale of enough length.");
-        assert_ne!(
-            a.content_hash(),
-            parse_closure(&b, now()).unwrap().content_hash()
-        );
-    }
 }

@@ -4,9 +4,8 @@
 use super::closures::{CHECKLIST, RATIONALE_LEN};
 use super::officers::same_officer;
 use super::roles::Role;
-use super::validation::{Errors, FieldError, Fields};
+use super::validation::{Errors, FieldError, FieldRule, Given, Need};
 use serde::Serialize;
-use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,12 +78,9 @@ impl Decision {
 pub struct Checklist(pub [bool; 4]);
 
 impl Checklist {
-    pub fn to_json(self) -> Value {
-        let mut m = serde_json::Map::new();
-        for (name, v) in CHECKLIST.iter().zip(self.0) {
-            m.insert((*name).to_string(), Value::Bool(v));
-        }
-        Value::Object(m)
+    /// Each item by its name, in [`CHECKLIST`] order.
+    pub fn items(self) -> impl Iterator<Item = (&'static str, bool)> {
+        CHECKLIST.into_iter().zip(self.0)
     }
 }
 
@@ -102,44 +98,60 @@ pub struct ReopenInput {
     pub expected_version: Option<i64>,
 }
 
-fn expected_version(f: &Fields, errs: &mut Errors) -> Option<i64> {
-    // Any whole number: one that is not the closure's version is a 409.
-    f.optional_i64("expected_version", errs)
+/// A decision as a client gave it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecisionDraft {
+    pub decision: Given<String>,
+    pub rationale: Given<String>,
+    /// The checklist items, in [`CHECKLIST`] order.
+    pub checklist: Given<[Given<bool>; 4]>,
+    pub expected_version: Given<i64>,
 }
 
-/// Reads a decision. Approval needs all four checklist items confirmed and a
+/// A reopening as a client gave it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReopenDraft {
+    pub reason: Given<String>,
+    pub expected_version: Given<i64>,
+}
+
+fn expected_version(given: Given<i64>, errs: &mut Errors) -> Option<i64> {
+    // Any whole number: one that is not the closure's version is a 409.
+    errs.whole("expected_version", given, Need::Optional)
+}
+
+/// Checks a decision. Approval needs all four checklist items confirmed and a
 /// rationale; rejection needs only the rationale (DOMAIN.md).
-pub fn parse_decision(body: &Value) -> Result<DecisionInput, Vec<FieldError>> {
-    let f = Fields::root(body)?;
+pub fn validate_decision(d: DecisionDraft) -> Result<DecisionInput, Vec<FieldError>> {
     let mut errs = Errors::default();
-    let decision = match f.required_str("decision", (1, 16), &mut errs) {
+    let decision = match errs.text("decision", d.decision, (1, 16), Need::Required) {
         Some(s) => {
             let d = Decision::parse(&s);
             if d.is_none() {
-                errs.add("decision", "must be approve or reject");
+                errs.add("decision", FieldRule::NotOneOf, "must be approve or reject");
             }
             d
         }
         None => None,
     };
-    let rationale = f.required_str("rationale", RATIONALE_LEN, &mut errs);
-    let path = f.path("checklist");
-    let list = f.object("checklist", &path, &mut errs);
+    let rationale = errs.text("rationale", d.rationale, RATIONALE_LEN, Need::Required);
+    let items = errs
+        .object("checklist", d.checklist, Need::Optional)
+        .unwrap_or_default();
     let mut checklist = Checklist::default();
-    for (i, item) in CHECKLIST.iter().enumerate() {
-        let value = list.and_then(|l| l.optional_bool(item, &mut errs));
+    for (i, (item, given)) in CHECKLIST.iter().zip(items).enumerate() {
+        let field = format!("checklist.{item}");
+        let value = errs.flag(&field, given, Need::Optional);
         checklist.0[i] = value == Some(true);
-        if decision == Some(Decision::Approve)
-            && value != Some(true)
-            && !errs.has(&format!("checklist.{item}"))
-        {
+        if decision == Some(Decision::Approve) && value != Some(true) && !errs.has(&field) {
             errs.add(
-                format!("checklist.{item}"),
+                field,
+                FieldRule::ChecklistNotConfirmed,
                 "must be confirmed (true) to approve",
             );
         }
     }
-    let expected_version = expected_version(&f, &mut errs);
+    let expected_version = expected_version(d.expected_version, &mut errs);
     errs.finish(|| DecisionInput {
         decision: decision.expect("checked"),
         rationale: rationale.unwrap_or_default(),
@@ -148,11 +160,10 @@ pub fn parse_decision(body: &Value) -> Result<DecisionInput, Vec<FieldError>> {
     })
 }
 
-pub fn parse_reopen(body: &Value) -> Result<ReopenInput, Vec<FieldError>> {
-    let f = Fields::root(body)?;
+pub fn validate_reopen(d: ReopenDraft) -> Result<ReopenInput, Vec<FieldError>> {
     let mut errs = Errors::default();
-    let reason = f.required_str("reason", RATIONALE_LEN, &mut errs);
-    let expected_version = expected_version(&f, &mut errs);
+    let reason = errs.text("reason", d.reason, RATIONALE_LEN, Need::Required);
+    let expected_version = expected_version(d.expected_version, &mut errs);
     errs.finish(|| ReopenInput {
         reason: reason.unwrap_or_default(),
         expected_version,
@@ -163,58 +174,70 @@ pub const RULE_POSTER_IS_PROPOSER: &str =
     "an officer who posts a closure must name itself as the proposer";
 
 /// Separation of duties at posting: an officer who posts a closure names itself
-/// as the proposer (`Err` with the rule, for `proposed_by.officer_id`). Other
-/// posters (a force's records system) name the proposing officer.
+/// as the proposer (`Err` names [`PROPOSER_FIELD`]). Other posters (a force's
+/// records system) name the proposing officer.
 pub fn poster_may_propose(
     poster_role: Role,
     poster_officer_id: Option<&str>,
     proposer_officer_id: &str,
-) -> Result<(), String> {
+) -> Result<(), FieldError> {
     if poster_role != Role::Officer {
         return Ok(());
     }
+    let refuse = |message: String| {
+        Err(FieldError::new(
+            PROPOSER_FIELD,
+            FieldRule::PosterNotProposer,
+            message,
+        ))
+    };
     match poster_officer_id {
         Some(me) if same_officer(me, proposer_officer_id) => Ok(()),
-        Some(me) => Err(format!(
+        Some(me) => refuse(format!(
             "must be your own officer id ({me}): {RULE_POSTER_IS_PROPOSER}"
         )),
-        None => Err(RULE_POSTER_IS_PROPOSER.to_string()),
+        None => refuse(RULE_POSTER_IS_PROPOSER.to_string()),
     }
 }
+
+/// The field separation of duties at posting speaks of.
+pub const PROPOSER_FIELD: &str = "proposed_by.officer_id";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn an_officer_who_posts_names_itself() {
         assert!(poster_may_propose(Role::Officer, Some("ab12"), "AB12").is_ok());
-        assert!(poster_may_propose(Role::Officer, Some("ab12"), "4471").is_err());
+        let e = poster_may_propose(Role::Officer, Some("ab12"), "4471").unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.code),
+            (PROPOSER_FIELD, FieldRule::PosterNotProposer)
+        );
         assert!(poster_may_propose(Role::Officer, None, "4471").is_err());
         assert!(poster_may_propose(Role::ForceSystem, None, "4471").is_ok());
     }
 
     #[test]
     fn approval_needs_every_checklist_item() {
-        let body = json!({"decision": "approve", "rationale": "All evidence reviewed in full.",
-                          "checklist": {"victim_wishes_recorded": true, "evidence_led_prosecution_considered": false,
-                                        "safeguarding_in_place": true}});
-        let fields: Vec<_> = parse_decision(&body)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
-        assert_eq!(
-            fields,
-            [
-                "checklist.evidence_led_prosecution_considered",
-                "checklist.victim_informed"
-            ]
-        );
-        let reject =
-            json!({"decision": "reject", "rationale": "Further enquiries are needed first."});
-        let d = parse_decision(&reject).unwrap();
+        let confirmed = |b: [bool; 4]| Given::Value(b.map(Given::Value));
+        let draft = DecisionDraft {
+            decision: Given::Value("approve".into()),
+            rationale: Given::Value("All evidence reviewed in full.".into()),
+            checklist: confirmed([true, false, true, true]),
+            expected_version: Given::Absent,
+        };
+        let e = validate_decision(draft.clone()).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].field, "checklist.evidence_led_prosecution_considered");
+        assert_eq!(e[0].code, FieldRule::ChecklistNotConfirmed);
+        let reject = DecisionDraft {
+            decision: Given::Value("reject".into()),
+            checklist: Given::Absent,
+            ..draft
+        };
+        let d = validate_decision(reject).unwrap();
         assert_eq!(d.decision.outcome(), Status::Rejected);
         assert_eq!(d.checklist, Checklist([false; 4]));
     }

@@ -1,12 +1,11 @@
 //! Who a user is allowed to be: the rules for creating and changing accounts
 //! (API.md, "Auth and users").
 
-use super::forces::is_known_force;
+use super::closures::{known_force, rank};
 use super::officers::{OFFICER_ID_LEN, officer_id_problem};
 use super::ranks::Rank;
 use super::roles::{Requirement, Role};
-use super::validation::{Errors, FieldError, Fields};
-use serde_json::Value;
+use super::validation::{Errors, FieldError, FieldRule, Given, Need};
 
 pub const PASSWORD_MIN_CHARS: usize = 12;
 /// Long enough for any passphrase, short enough that hashing it is no attack.
@@ -63,116 +62,154 @@ pub fn valid_username(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
-fn password(f: &Fields, errs: &mut Errors, required: bool) -> Option<String> {
-    let Some(v) = f.get("password") else {
-        if required {
-            errs.add("password", "is required");
-        }
-        return None;
-    };
-    let Some(s) = v.as_str() else {
-        errs.add("password", "must be a string");
-        return None;
-    };
-    // As every text field (and sign-in reads the password as one).
-    if s.contains('\0') {
-        errs.add("password", "must not contain the NUL character (U+0000)");
-        return None;
-    }
+/// The body of `POST /users` (or `closure-audit user add`) as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewUserDraft {
+    pub username: Given<String>,
+    pub password: Given<String>,
+    pub display_name: Given<String>,
+    pub role: Given<String>,
+    pub rank: Given<String>,
+    pub officer_id: Given<String>,
+    pub force_id: Given<String>,
+}
+
+/// The body of `PATCH /users/{id}` as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPatchDraft {
+    pub active: Given<bool>,
+    pub display_name: Given<String>,
+    pub password: Given<String>,
+    pub rank: Given<String>,
+}
+
+fn password(given: Given<String>, need: Need, errs: &mut Errors) -> Option<String> {
+    let s = errs.text("password", given, (0, usize::MAX), need)?;
     let n = s.chars().count();
     if n < PASSWORD_MIN_CHARS {
         errs.add(
             "password",
+            FieldRule::Length,
             format!("must be at least {PASSWORD_MIN_CHARS} characters"),
         );
         None
     } else if n > PASSWORD_MAX_CHARS {
         errs.add(
             "password",
+            FieldRule::Length,
             format!("must be at most {PASSWORD_MAX_CHARS} characters"),
         );
         None
     } else {
-        Some(s.to_string())
+        Some(s)
     }
 }
 
-fn rank(f: &Fields, errs: &mut Errors) -> Option<Rank> {
-    let v = f.get("rank")?;
-    match v.as_str().and_then(Rank::parse) {
-        Some(r) => Some(r),
-        None => {
-            errs.add("rank", format!("must be one of: {}", Rank::names()));
-            None
-        }
-    }
+/// A sign-in as given: a user name and a password.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignInDraft {
+    pub username: Given<String>,
+    pub password: Given<String>,
 }
 
-/// Reads and checks the body of `POST /users`, reporting every failing field.
-pub fn parse_new_user(body: &Value) -> Result<NewUser, Vec<FieldError>> {
-    let f = Fields::root(body)?;
+/// The user name and password of a sign-in, both required (any user name that
+/// could exist, any password that could be set).
+pub fn validate_sign_in(d: SignInDraft) -> Result<(String, String), Vec<FieldError>> {
     let mut errs = Errors::default();
-    let username = f.required_str("username", USERNAME_LEN, &mut errs);
+    let username = errs.text("username", d.username, (1, 256), Need::Required);
+    let password = errs.text(
+        "password",
+        d.password,
+        (1, PASSWORD_MAX_CHARS),
+        Need::Required,
+    );
+    errs.finish(|| (username.unwrap_or_default(), password.unwrap_or_default()))
+}
+
+/// Checks the body of `POST /users`, reporting every failing field.
+pub fn validate_new_user(d: NewUserDraft) -> Result<NewUser, Vec<FieldError>> {
+    let mut errs = Errors::default();
+    let username = errs.text("username", d.username, USERNAME_LEN, Need::Required);
     if let Some(u) = &username
         && !valid_username(u)
     {
-        errs.add("username", "may hold only letters, digits and . _ - @");
+        errs.add(
+            "username",
+            FieldRule::UsernameCharacters,
+            "may hold only letters, digits and . _ - @",
+        );
     }
-    let password = password(&f, &mut errs, true);
-    let display_name = f.required_str("display_name", DISPLAY_NAME_LEN, &mut errs);
-    let role = match f.get("role") {
-        None => {
-            errs.add("role", "is required");
+    let password = password(d.password, Need::Required, &mut errs);
+    let display_name = errs.text(
+        "display_name",
+        d.display_name,
+        DISPLAY_NAME_LEN,
+        Need::Required,
+    );
+    let role = match d.role {
+        Given::Absent | Given::Null => {
+            errs.add("role", FieldRule::Required, "is required");
             None
         }
-        Some(v) => {
-            let r = v.as_str().and_then(Role::parse);
+        given => {
+            let r = given.value().and_then(|s| Role::parse(s));
             if r.is_none() {
                 errs.add(
                     "role",
+                    FieldRule::NotOneOf,
                     "must be one of: force_system, officer, auditor, admin",
                 );
             }
             r
         }
     };
-    let rank = rank(&f, &mut errs);
-    let officer_id = f.optional_str("officer_id", OFFICER_ID_LEN, &mut errs);
+    let (rank_given, officer_given, force_given) = (
+        d.rank.is_given(),
+        d.officer_id.is_given(),
+        d.force_id.is_given(),
+    );
+    let rank = rank("rank", d.rank, Need::Optional, &mut errs);
+    let officer_id = errs.text("officer_id", d.officer_id, OFFICER_ID_LEN, Need::Optional);
     if let Some(problem) = officer_id.as_deref().and_then(officer_id_problem) {
-        errs.add("officer_id", problem);
+        errs.add("officer_id", FieldRule::OfficerIdFormat, problem);
     }
-    let force_id = f.optional_str("force_id", (1, 64), &mut errs);
-    if let Some(id) = &force_id
-        && !is_known_force(id)
-    {
-        errs.add("force_id", "is not a known force (see GET /api/v1/forces)");
-    }
+    let force_id = known_force("force_id", d.force_id, Need::Optional, &mut errs);
     if let Some(role) = role {
+        let required = |errs: &mut Errors, field: &str| {
+            errs.add(
+                field,
+                FieldRule::RequiredForRole,
+                format!("is required for role {role}"),
+            );
+        };
+        let forbidden = |errs: &mut Errors, field: &str| {
+            errs.add(
+                field,
+                FieldRule::NotForRole,
+                format!("must be null for role {role}"),
+            );
+        };
         match role.officer_fields_rule() {
             Requirement::Required => {
-                if !f.has("rank") && !errs.has("rank") {
-                    errs.add("rank", "is required for role officer");
+                if !rank_given && !errs.has("rank") {
+                    required(&mut errs, "rank");
                 }
-                if !f.has("officer_id") {
-                    errs.add("officer_id", "is required for role officer");
+                if !officer_given {
+                    required(&mut errs, "officer_id");
                 }
             }
             _ => {
-                if f.has("rank") {
-                    errs.add("rank", format!("must be null for role {role}"));
+                if rank_given {
+                    forbidden(&mut errs, "rank");
                 }
-                if f.has("officer_id") {
-                    errs.add("officer_id", format!("must be null for role {role}"));
+                if officer_given {
+                    forbidden(&mut errs, "officer_id");
                 }
             }
         }
         match role.force_rule() {
-            Requirement::Required if !f.has("force_id") => {
-                errs.add("force_id", format!("is required for role {role}"));
-            }
-            Requirement::Forbidden if f.has("force_id") => {
-                errs.add("force_id", format!("must be null for role {role}"));
-            }
+            Requirement::Required if !force_given => required(&mut errs, "force_id"),
+            Requirement::Forbidden if force_given => forbidden(&mut errs, "force_id"),
             _ => {}
         }
     }
@@ -187,27 +224,52 @@ pub fn parse_new_user(body: &Value) -> Result<NewUser, Vec<FieldError>> {
     })
 }
 
-/// Reads and checks the body of `PATCH /users/{id}` for a user of `role`.
-pub fn parse_user_patch(body: &Value, role: Role) -> Result<UserPatch, Vec<FieldError>> {
-    let f = Fields::root(body)?;
+/// Checks the body of `PATCH /users/{id}` for a user of `role`.
+pub fn validate_user_patch(d: UserPatchDraft, role: Role) -> Result<UserPatch, Vec<FieldError>> {
     let mut errs = Errors::default();
-    let active = f.optional_bool("active", &mut errs);
-    let display_name = f.optional_str("display_name", DISPLAY_NAME_LEN, &mut errs);
-    let password = password(&f, &mut errs, false);
-    let rank = rank(&f, &mut errs);
+    let nulled: Vec<&str> = [
+        ("active", d.active.is_present() && !d.active.is_given()),
+        (
+            "display_name",
+            d.display_name.is_present() && !d.display_name.is_given(),
+        ),
+        (
+            "password",
+            d.password.is_present() && !d.password.is_given(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(k, nulled)| nulled.then_some(k))
+    .collect();
+    let (rank_present, rank_given) = (d.rank.is_present(), d.rank.is_given());
+    let active = errs.flag("active", d.active, Need::Optional);
+    let display_name = errs.text(
+        "display_name",
+        d.display_name,
+        DISPLAY_NAME_LEN,
+        Need::Optional,
+    );
+    let password = password(d.password, Need::Optional, &mut errs);
+    let rank = rank("rank", d.rank, Need::Optional, &mut errs);
     match role.officer_fields_rule() {
-        Requirement::Required if f.is_present("rank") && !f.has("rank") => {
-            errs.add("rank", "an officer must hold a rank");
+        Requirement::Required if rank_present && !rank_given => {
+            errs.add(
+                "rank",
+                FieldRule::RequiredForRole,
+                "an officer must hold a rank",
+            );
         }
-        Requirement::Forbidden if f.has("rank") => {
-            errs.add("rank", format!("must be null for role {role}"));
+        Requirement::Forbidden if rank_given => {
+            errs.add(
+                "rank",
+                FieldRule::NotForRole,
+                format!("must be null for role {role}"),
+            );
         }
         _ => {}
     }
-    for key in ["active", "display_name", "password"] {
-        if f.is_present(key) && !f.has(key) {
-            errs.add(key, "must not be null");
-        }
+    for key in nulled {
+        errs.add(key, FieldRule::NotNull, "must not be null");
     }
     errs.finish(|| UserPatch {
         active,
@@ -215,80 +277,4 @@ pub fn parse_user_patch(body: &Value, role: Role) -> Result<UserPatch, Vec<Field
         display_name,
         password,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn fields(r: Result<NewUser, Vec<FieldError>>) -> Vec<String> {
-        r.unwrap_err().into_iter().map(|e| e.field).collect()
-    }
-
-    #[test]
-    fn officer_needs_rank_officer_id_and_force() {
-        let body = json!({"username": "insp", "password": "correct horse battery", "display_name": "I", "role": "officer"});
-        assert_eq!(
-            fields(parse_new_user(&body)),
-            ["rank", "officer_id", "force_id"]
-        );
-    }
-
-    #[test]
-    fn admin_has_no_force_or_rank() {
-        let body = json!({"username": "a2", "password": "correct horse battery", "display_name": "A",
-                          "role": "admin", "force_id": "kent", "rank": "inspector"});
-        assert_eq!(fields(parse_new_user(&body)), ["rank", "force_id"]);
-    }
-
-    #[test]
-    fn national_auditor_needs_no_force() {
-        let body = json!({"username": "aud", "password": "correct horse battery", "display_name": "A", "role": "auditor"});
-        let u = parse_new_user(&body).unwrap();
-        assert_eq!(u.force_id, None);
-        assert_eq!(u.role, Role::Auditor);
-    }
-
-    #[test]
-    fn short_password_unknown_force_and_role_all_reported() {
-        let body = json!({"username": "bad name", "password": "short", "display_name": "",
-                          "role": "chief", "force_id": "gotham"});
-        assert_eq!(
-            fields(parse_new_user(&body)),
-            ["username", "password", "display_name", "role", "force_id"]
-        );
-        let e = parse_new_user(
-            &json!({"username": "x", "password": "short", "display_name": "d", "role": "admin"}),
-        )
-        .unwrap_err();
-        assert_eq!(e[0].message, "must be at least 12 characters");
-    }
-
-    #[test]
-    fn passwords_hold_no_nul_character() {
-        let body = json!({"username": "a", "password": "correct horse\0battery", "display_name": "A", "role": "admin"});
-        assert_eq!(fields(parse_new_user(&body)), ["password"]);
-        assert!(
-            parse_user_patch(&json!({"password": "correct horse\0battery"}), Role::Admin).is_err()
-        );
-    }
-
-    #[test]
-    fn patch_rules() {
-        assert!(parse_user_patch(&json!({"rank": "inspector"}), Role::Auditor).is_err());
-        assert!(parse_user_patch(&json!({"rank": null}), Role::Officer).is_err());
-        let p = parse_user_patch(
-            &json!({"rank": "detective_chief_inspector", "active": false}),
-            Role::Officer,
-        )
-        .unwrap();
-        assert_eq!(p.rank, Some(Rank::ChiefInspector));
-        assert!(p.revokes_tokens());
-        assert!(
-            !parse_user_patch(&json!({"display_name": "New"}), Role::Admin)
-                .unwrap()
-                .revokes_tokens()
-        );
-    }
 }

@@ -1,35 +1,230 @@
-//! Reading a JSON body field by field while collecting every failing field at once.
+//! Judging what a client gave, field by field, collecting every failing field at once.
 //!
-//! serde's derive stops at the first bad field; the contract wants all of them in
-//! one 422, named by dotted path (`evidence.risk_level`). So bodies are read as
-//! `serde_json::Value` and picked apart here. Unknown fields are ignored.
+//! A face reads its input (a JSON body, a form) into one of the domain's drafts,
+//! whose every field is a [`Given`]: absent, null, a value of the kind expected,
+//! or a value of another kind. The rules here and in the domain's modules then judge
+//! each field in turn and name each failure by its dotted path
+//! (`evidence.risk_level`) and a stable [`FieldRule`] code, so that one 422 lists
+//! every failing field. The domain never sees the wire format.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// What a client gave for one field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Given<T> {
+    /// Not given at all.
+    #[default]
+    Absent,
+    /// Given as null: for most fields the same as absent; a change (PATCH) tells them apart.
+    Null,
+    /// A value of the kind the field takes.
+    Value(T),
+    /// A value of another kind (a number where text is due).
+    OtherKind,
+}
+
+impl<T> Given<T> {
+    /// Absent and null are `None` alike.
+    pub fn from_option(v: Option<T>) -> Self {
+        v.map_or(Given::Absent, Given::Value)
+    }
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Given::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+    /// Given, and not null (of whatever kind).
+    pub fn is_given(&self) -> bool {
+        matches!(self, Given::Value(_) | Given::OtherKind)
+    }
+    /// Named in the input at all, even as null.
+    pub fn is_present(&self) -> bool {
+        !matches!(self, Given::Absent)
+    }
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Given<U> {
+        match self {
+            Given::Absent => Given::Absent,
+            Given::Null => Given::Null,
+            Given::Value(v) => Given::Value(f(v)),
+            Given::OtherKind => Given::OtherKind,
+        }
+    }
+}
+
+/// Whether a field must be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Required,
+    Optional,
+}
+
+/// The rule a failing field broke: the stable snake_case `errors[].code` of a 422.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldRule {
+    Required,
+    WrongType,
+    Length,
+    NulCharacter,
+    TooManyItems,
+    NotOneOf,
+    UnknownForce,
+    TimestampFormat,
+    MonthFormat,
+    OutOfRange,
+    RangeReversed,
+    OutcomeNotAccepted,
+    NamedSuspectRequired,
+    ProposedBeforeRecorded,
+    ProposedInFuture,
+    OfficerIdFormat,
+    PosterNotProposer,
+    ChecklistNotConfirmed,
+    UsernameCharacters,
+    RequiredForRole,
+    NotForRole,
+    NotNull,
+    ShortCode,
+}
+
+impl FieldRule {
+    pub const ALL: [FieldRule; 23] = [
+        FieldRule::Required,
+        FieldRule::WrongType,
+        FieldRule::Length,
+        FieldRule::NulCharacter,
+        FieldRule::TooManyItems,
+        FieldRule::NotOneOf,
+        FieldRule::UnknownForce,
+        FieldRule::TimestampFormat,
+        FieldRule::MonthFormat,
+        FieldRule::OutOfRange,
+        FieldRule::RangeReversed,
+        FieldRule::OutcomeNotAccepted,
+        FieldRule::NamedSuspectRequired,
+        FieldRule::ProposedBeforeRecorded,
+        FieldRule::ProposedInFuture,
+        FieldRule::OfficerIdFormat,
+        FieldRule::PosterNotProposer,
+        FieldRule::ChecklistNotConfirmed,
+        FieldRule::UsernameCharacters,
+        FieldRule::RequiredForRole,
+        FieldRule::NotForRole,
+        FieldRule::NotNull,
+        FieldRule::ShortCode,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            FieldRule::Required => "required",
+            FieldRule::WrongType => "wrong_type",
+            FieldRule::Length => "length",
+            FieldRule::NulCharacter => "nul_character",
+            FieldRule::TooManyItems => "too_many_items",
+            FieldRule::NotOneOf => "not_one_of",
+            FieldRule::UnknownForce => "unknown_force",
+            FieldRule::TimestampFormat => "timestamp_format",
+            FieldRule::MonthFormat => "month_format",
+            FieldRule::OutOfRange => "out_of_range",
+            FieldRule::RangeReversed => "range_reversed",
+            FieldRule::OutcomeNotAccepted => "outcome_not_accepted",
+            FieldRule::NamedSuspectRequired => "named_suspect_required",
+            FieldRule::ProposedBeforeRecorded => "proposed_before_recorded",
+            FieldRule::ProposedInFuture => "proposed_in_future",
+            FieldRule::OfficerIdFormat => "officer_id_format",
+            FieldRule::PosterNotProposer => "poster_not_proposer",
+            FieldRule::ChecklistNotConfirmed => "checklist_not_confirmed",
+            FieldRule::UsernameCharacters => "username_characters",
+            FieldRule::RequiredForRole => "required_for_role",
+            FieldRule::NotForRole => "not_for_role",
+            FieldRule::NotNull => "not_null",
+            FieldRule::ShortCode => "short_code",
+        }
+    }
+
+    /// What the rule asks, for the README and the OpenAPI document.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            FieldRule::Required => "the field must be given (and not null)",
+            FieldRule::WrongType => {
+                "the value is of the wrong JSON type (text, number, true/false, object, array)"
+            }
+            FieldRule::Length => "the text is shorter or longer than the field allows",
+            FieldRule::NulCharacter => "the text holds the NUL character (U+0000)",
+            FieldRule::TooManyItems => "the array has more items than the field allows",
+            FieldRule::NotOneOf => "the value is not one of those the field lists",
+            FieldRule::UnknownForce => "not one of the 43 territorial forces of GET /api/v1/forces",
+            FieldRule::TimestampFormat => "not an RFC 3339 timestamp",
+            FieldRule::MonthFormat => "not a month written YYYY-MM",
+            FieldRule::OutOfRange => "the number is outside the range the field allows",
+            FieldRule::RangeReversed => "the end of a range comes before its start",
+            FieldRule::OutcomeNotAccepted => "the outcome code is not 15 or 16",
+            FieldRule::NamedSuspectRequired => "outcomes 15 and 16 need a named suspect",
+            FieldRule::ProposedBeforeRecorded => {
+                "the closure is proposed before the crime was recorded"
+            }
+            FieldRule::ProposedInFuture => {
+                "the closure is proposed more than five minutes in the future"
+            }
+            FieldRule::OfficerIdFormat => "the officer id begins or ends with white space",
+            FieldRule::PosterNotProposer => {
+                "an officer who posts a closure must name itself as the proposer"
+            }
+            FieldRule::ChecklistNotConfirmed => {
+                "approval needs every checklist item confirmed (true)"
+            }
+            FieldRule::UsernameCharacters => "a user name holds only letters, digits and . _ - @",
+            FieldRule::RequiredForRole => "the field is required for the user's role",
+            FieldRule::NotForRole => "the field must be null for the user's role",
+            FieldRule::NotNull => "the field may be left out but not set to null",
+            FieldRule::ShortCode => {
+                "a victim characteristic is a short code (letters, digits, _ - + .)"
+            }
+        }
+    }
+}
+
+/// Written as its code.
+impl Serialize for FieldRule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+/// One failing field of a 422.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     /// The field's dotted path, e.g. `evidence.risk_level`.
     pub field: String,
+    pub code: FieldRule,
     pub message: String,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, code: FieldRule, message: impl Into<String>) -> Self {
         FieldError {
             field: field.into(),
+            code,
             message: message.into(),
         }
     }
 }
 
-/// The errors found so far in one body.
+/// `must be one of: a, b, c`.
+pub fn one_of_message(allowed: &[&str]) -> String {
+    format!("must be one of: {}", allowed.join(", "))
+}
+
+/// The errors found so far in one input.
 #[derive(Debug, Default)]
 pub struct Errors(Vec<FieldError>);
 
 impl Errors {
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
+    pub fn add(&mut self, field: impl Into<String>, code: FieldRule, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, code, message));
+    }
+    pub fn push(&mut self, e: FieldError) {
+        self.0.push(e);
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -48,62 +243,39 @@ impl Errors {
     pub fn into_vec(self) -> Vec<FieldError> {
         self.0
     }
-}
 
-/// One JSON object being read, with the dotted path that leads to it.
-#[derive(Clone, Copy)]
-pub struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    prefix: &'a str,
-}
-
-impl<'a> Fields<'a> {
-    /// The body itself: it must be a JSON object.
-    pub fn root(body: &'a Value) -> Result<Fields<'a>, Vec<FieldError>> {
-        match body {
-            Value::Object(map) => Ok(Fields { map, prefix: "" }),
-            _ => Err(vec![FieldError::new("body", "must be a JSON object")]),
+    /// The value of a field of any kind: `kind` says what it must be
+    /// (`"a string"`) when it is of another.
+    fn given<T>(&mut self, field: &str, given: Given<T>, need: Need, kind: &str) -> Option<T> {
+        match given {
+            Given::Value(v) => Some(v),
+            Given::OtherKind => {
+                self.add(field, FieldRule::WrongType, format!("must be {kind}"));
+                None
+            }
+            Given::Absent | Given::Null => {
+                if need == Need::Required {
+                    self.add(field, FieldRule::Required, "is required");
+                }
+                None
+            }
         }
     }
 
-    /// The dotted name of `key` inside this object.
-    pub fn path(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.prefix)
-        }
-    }
-
-    /// The value of `key`, treating JSON `null` as absent.
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    pub fn has(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
-    /// Whether the key is present at all (even as `null`), for PATCH bodies.
-    pub fn is_present(&self, key: &str) -> bool {
-        self.map.contains_key(key)
-    }
-
-    fn str_value(
-        &self,
-        key: &str,
-        v: &Value,
+    /// A string of `len.0..=len.1` characters, without U+0000.
+    pub fn text(
+        &mut self,
+        field: &str,
+        given: Given<String>,
         len: (usize, usize),
-        errs: &mut Errors,
+        need: Need,
     ) -> Option<String> {
-        let Some(s) = v.as_str() else {
-            errs.add(self.path(key), "must be a string");
-            return None;
-        };
+        let s = self.given(field, given, need, "a string")?;
         // PostgreSQL text cannot hold U+0000; refused alike on both backends.
         if s.contains('\0') {
-            errs.add(
-                self.path(key),
+            self.add(
+                field,
+                FieldRule::NulCharacter,
                 "must not contain the NUL character (U+0000)",
             );
             return None;
@@ -117,119 +289,63 @@ impl<'a> Fields<'a> {
             } else {
                 format!("must be between {} and {} characters", len.0, len.1)
             };
-            errs.add(self.path(key), msg);
+            self.add(field, FieldRule::Length, msg);
             return None;
         }
-        Some(s.to_string())
+        Some(s)
     }
 
-    /// A required string of `len.0..=len.1` characters.
-    pub fn required_str(
-        &self,
-        key: &str,
-        len: (usize, usize),
-        errs: &mut Errors,
+    /// A string that is one of `allowed`.
+    pub fn choice(
+        &mut self,
+        field: &str,
+        given: Given<String>,
+        allowed: &[&str],
+        need: Need,
     ) -> Option<String> {
-        match self.get(key) {
-            None => {
-                errs.add(self.path(key), "is required");
-                None
-            }
-            Some(v) => self.str_value(key, v, len, errs),
+        let v = self.text(field, given, (1, 64), need)?;
+        if allowed.contains(&v.as_str()) {
+            Some(v)
+        } else {
+            self.add(field, FieldRule::NotOneOf, one_of_message(allowed));
+            None
         }
     }
 
-    /// An optional string; absent and `null` are both `None`.
-    pub fn optional_str(
-        &self,
-        key: &str,
-        len: (usize, usize),
-        errs: &mut Errors,
-    ) -> Option<String> {
-        self.get(key)
-            .and_then(|v| self.str_value(key, v, len, errs))
+    pub fn flag(&mut self, field: &str, given: Given<bool>, need: Need) -> Option<bool> {
+        self.given(field, given, need, "true or false")
     }
 
-    pub fn required_bool(&self, key: &str, errs: &mut Errors) -> Option<bool> {
-        match self.get(key) {
-            None => {
-                errs.add(self.path(key), "is required");
-                None
-            }
-            Some(v) => self.bool_value(key, v, errs),
-        }
+    pub fn whole(&mut self, field: &str, given: Given<i64>, need: Need) -> Option<i64> {
+        self.given(field, given, need, "a whole number")
     }
 
-    pub fn optional_bool(&self, key: &str, errs: &mut Errors) -> Option<bool> {
-        self.get(key).and_then(|v| self.bool_value(key, v, errs))
+    /// A nested object, read by the face into a draft of its own.
+    pub fn object<T>(&mut self, field: &str, given: Given<T>, need: Need) -> Option<T> {
+        self.given(field, given, need, "an object")
     }
 
-    fn bool_value(&self, key: &str, v: &Value, errs: &mut Errors) -> Option<bool> {
-        let b = v.as_bool();
-        if b.is_none() {
-            errs.add(self.path(key), "must be true or false");
-        }
-        b
-    }
-
-    /// A required whole number.
-    pub fn required_i64(&self, key: &str, errs: &mut Errors) -> Option<i64> {
-        match self.get(key) {
-            None => {
-                errs.add(self.path(key), "is required");
-                None
-            }
-            Some(v) => self.i64_value(key, v, errs),
-        }
-    }
-
-    pub fn optional_i64(&self, key: &str, errs: &mut Errors) -> Option<i64> {
-        self.get(key).and_then(|v| self.i64_value(key, v, errs))
-    }
-
-    fn i64_value(&self, key: &str, v: &Value, errs: &mut Errors) -> Option<i64> {
-        let n = v.as_i64();
-        if n.is_none() {
-            errs.add(self.path(key), "must be a whole number");
-        }
-        n
-    }
-
-    /// A nested object; `path` must outlive the returned reader, so the caller
-    /// keeps it (`let p = f.path("evidence");`).
-    pub fn object(&self, key: &str, path: &'a str, errs: &mut Errors) -> Option<Fields<'a>> {
-        match self.get(key) {
-            None => None,
-            Some(Value::Object(map)) => Some(Fields { map, prefix: path }),
-            Some(_) => {
-                errs.add(self.path(key), "must be an object");
-                None
-            }
-        }
-    }
-
-    /// An optional array of strings, each of `len` characters, at most `max` items.
-    pub fn optional_str_array(
-        &self,
-        key: &str,
+    /// An optional array of at most `max` strings, each of `len` characters.
+    pub fn texts(
+        &mut self,
+        field: &str,
+        given: Given<Vec<Given<String>>>,
         max: usize,
         len: (usize, usize),
-        errs: &mut Errors,
     ) -> Option<Vec<String>> {
-        let v = self.get(key)?;
-        let Some(items) = v.as_array() else {
-            errs.add(self.path(key), "must be an array of strings");
-            return None;
-        };
+        let items = self.given(field, given, Need::Optional, "an array of strings")?;
         if items.len() > max {
-            errs.add(self.path(key), format!("must have at most {max} items"));
+            self.add(
+                field,
+                FieldRule::TooManyItems,
+                format!("must have at most {max} items"),
+            );
             return None;
         }
         let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
-        for (i, item) in items.iter().enumerate() {
-            let name = format!("{key}[{i}]");
-            match self.str_value(&name, item, len, errs) {
+        for (i, item) in items.into_iter().enumerate() {
+            match self.text(&format!("{field}[{i}]"), item, len, Need::Required) {
                 Some(s) => out.push(s),
                 None => ok = false,
             }
@@ -241,52 +357,89 @@ impl<'a> Fields<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn collects_every_failure() {
-        let body = json!({"a": 5, "b": "", "d": {"e": "x"}});
-        let f = Fields::root(&body).unwrap();
-        let mut errs = Errors::default();
-        assert_eq!(f.required_str("a", (1, 10), &mut errs), None);
-        assert_eq!(f.required_str("b", (1, 10), &mut errs), None);
-        assert_eq!(f.required_bool("c", &mut errs), None);
-        let p = f.path("d");
-        let d = f.object("d", &p, &mut errs).unwrap();
-        assert_eq!(d.required_i64("e", &mut errs), None);
-        let fields: Vec<_> = errs.into_vec().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["a", "b", "c", "d.e"]);
+    fn text(s: &str) -> Given<String> {
+        Given::Value(s.to_string())
+    }
+
+    fn codes(errs: Errors) -> Vec<(String, &'static str)> {
+        errs.into_vec()
+            .into_iter()
+            .map(|e| (e.field, e.code.code()))
+            .collect()
     }
 
     #[test]
-    fn null_is_absent_and_body_must_be_object() {
-        let body = json!({"a": null});
-        let f = Fields::root(&body).unwrap();
+    fn collects_every_failure_with_its_code() {
         let mut errs = Errors::default();
-        assert_eq!(f.optional_str("a", (1, 3), &mut errs), None);
+        assert_eq!(
+            errs.text("a", Given::OtherKind, (1, 10), Need::Required),
+            None
+        );
+        assert_eq!(errs.text("b", text(""), (1, 10), Need::Required), None);
+        assert_eq!(errs.flag("c", Given::Absent, Need::Required), None);
+        assert_eq!(errs.whole("d.e", Given::Null, Need::Required), None);
+        assert_eq!(
+            codes(errs),
+            [
+                ("a".into(), "wrong_type"),
+                ("b".into(), "length"),
+                ("c".into(), "required"),
+                ("d.e".into(), "required")
+            ]
+        );
+    }
+
+    #[test]
+    fn null_is_absent_for_optional_fields() {
+        let mut errs = Errors::default();
+        assert_eq!(errs.text("a", Given::Null, (1, 3), Need::Optional), None);
         assert!(errs.is_empty());
-        assert!(Fields::root(&json!([1])).is_err());
+        assert!(Given::<String>::Null.is_present());
+        assert!(!Given::<String>::Null.is_given());
     }
 
     #[test]
     fn nul_characters_are_refused() {
-        let body = json!({"a": "x\0y", "r": ["ok", "\0"]});
-        let f = Fields::root(&body).unwrap();
         let mut errs = Errors::default();
-        assert_eq!(f.required_str("a", (1, 10), &mut errs), None);
-        assert_eq!(f.optional_str_array("r", 5, (1, 5), &mut errs), None);
-        let fields: Vec<_> = errs.into_vec().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["a", "r[1]"]);
+        assert_eq!(errs.text("a", text("x\0y"), (1, 10), Need::Required), None);
+        let list = Given::Value(vec![text("ok"), text("\0")]);
+        assert_eq!(errs.texts("r", list, 5, (1, 5)), None);
+        assert_eq!(
+            codes(errs),
+            [
+                ("a".into(), "nul_character"),
+                ("r[1]".into(), "nul_character")
+            ]
+        );
     }
 
     #[test]
     fn arrays_are_bounded() {
-        let body = json!({"r": ["a", "b", "c"], "s": ["a", 1]});
-        let f = Fields::root(&body).unwrap();
         let mut errs = Errors::default();
-        assert_eq!(f.optional_str_array("r", 2, (1, 5), &mut errs), None);
-        assert_eq!(f.optional_str_array("s", 5, (1, 5), &mut errs), None);
-        let fields: Vec<_> = errs.into_vec().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["r", "s[1]"]);
+        let three = Given::Value(vec![text("a"), text("b"), text("c")]);
+        assert_eq!(errs.texts("r", three, 2, (1, 5)), None);
+        let mixed = Given::Value(vec![text("a"), Given::OtherKind]);
+        assert_eq!(errs.texts("s", mixed, 5, (1, 5)), None);
+        assert_eq!(
+            codes(errs),
+            [
+                ("r".into(), "too_many_items"),
+                ("s[1]".into(), "wrong_type")
+            ]
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for rule in FieldRule::ALL {
+            assert!(seen.insert(rule.code()), "{}", rule.code());
+            assert!(
+                rule.code()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+            );
+        }
     }
 }

@@ -1,10 +1,9 @@
 //! Monthly totals of VAWG crimes finalised: the denominators of rates.
 
 use super::closures::OFFENCE_CATEGORIES;
-use super::forces::is_known_force;
-use super::validation::{Errors, FieldError, Fields};
+use super::closures::known_force;
+use super::validation::{Errors, FieldError, FieldRule, Given, Need};
 use chrono::NaiveDate;
-use serde_json::Value;
 
 /// The largest total accepted: far above any force's month.
 pub const MAX_FINALISED_TOTAL: i64 = 10_000_000;
@@ -24,37 +23,43 @@ pub fn is_month(s: &str) -> bool {
     s.len() == 7 && NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok()
 }
 
-pub fn parse_volume(body: &Value) -> Result<VolumeInput, Vec<FieldError>> {
-    let f = Fields::root(body)?;
+/// A monthly total as a client gave it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeDraft {
+    pub force_id: Given<String>,
+    pub division: Given<String>,
+    pub month: Given<String>,
+    pub offence_category: Given<String>,
+    pub finalised_total: Given<i64>,
+}
+
+pub fn validate_volume(d: VolumeDraft) -> Result<VolumeInput, Vec<FieldError>> {
     let mut errs = Errors::default();
-    let force_id = f.required_str("force_id", (1, 64), &mut errs);
-    if let Some(id) = &force_id
-        && !is_known_force(id)
-    {
-        errs.add("force_id", "is not a known force (see GET /api/v1/forces)");
-    }
-    let division = f.optional_str("division", (1, 128), &mut errs);
-    let month = f.required_str("month", (1, 16), &mut errs);
+    let force_id = known_force("force_id", d.force_id, Need::Required, &mut errs);
+    let division = errs.text("division", d.division, (1, 128), Need::Optional);
+    let month = errs.text("month", d.month, (1, 16), Need::Required);
     if let Some(m) = &month
         && !is_month(m)
     {
-        errs.add("month", "must be a month as YYYY-MM");
-    }
-    let offence_category = f.required_str("offence_category", (1, 64), &mut errs);
-    if let Some(c) = &offence_category
-        && !OFFENCE_CATEGORIES.contains(&c.as_str())
-    {
         errs.add(
-            "offence_category",
-            format!("must be one of: {}", OFFENCE_CATEGORIES.join(", ")),
+            "month",
+            FieldRule::MonthFormat,
+            "must be a month as YYYY-MM",
         );
     }
-    let finalised_total = f.required_i64("finalised_total", &mut errs);
+    let offence_category = errs.choice(
+        "offence_category",
+        d.offence_category,
+        &OFFENCE_CATEGORIES,
+        Need::Required,
+    );
+    let finalised_total = errs.whole("finalised_total", d.finalised_total, Need::Required);
     if let Some(n) = finalised_total
         && !(0..=MAX_FINALISED_TOTAL).contains(&n)
     {
         errs.add(
             "finalised_total",
+            FieldRule::OutOfRange,
             format!("must be between 0 and {MAX_FINALISED_TOTAL}"),
         );
     }
@@ -70,7 +75,6 @@ pub fn parse_volume(body: &Value) -> Result<VolumeInput, Vec<FieldError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn months() {
@@ -81,19 +85,28 @@ mod tests {
     }
 
     #[test]
-    fn rules() {
-        let ok = json!({"force_id": "kent", "month": "2026-10", "offence_category": "rape", "finalised_total": 120});
-        assert_eq!(parse_volume(&ok).unwrap().division, None);
-        let bad = json!({"force_id": "gotham", "month": "October", "offence_category": "theft", "finalised_total": -1});
-        let fields: Vec<_> = parse_volume(&bad)
+    fn totals_are_bounded_and_every_field_named() {
+        let text = |s: &str| Given::Value(s.to_string());
+        let bad = VolumeDraft {
+            force_id: text("gotham"),
+            division: Given::Null,
+            month: text("October"),
+            offence_category: text("theft"),
+            finalised_total: Given::Value(-1),
+        };
+        let codes: Vec<_> = validate_volume(bad)
             .unwrap_err()
             .into_iter()
-            .map(|e| (e.field, e.message))
+            .map(|e| (e.field, e.code))
             .collect();
         assert_eq!(
-            fields.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
-            ["force_id", "month", "offence_category", "finalised_total"]
+            codes,
+            [
+                ("force_id".into(), FieldRule::UnknownForce),
+                ("month".into(), FieldRule::MonthFormat),
+                ("offence_category".into(), FieldRule::NotOneOf),
+                ("finalised_total".into(), FieldRule::OutOfRange)
+            ]
         );
-        assert_eq!(fields[1].1, "must be a month as YYYY-MM");
     }
 }

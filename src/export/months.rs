@@ -28,7 +28,11 @@ impl Months {
             to: read("to", to, "9999-12")?,
         };
         if m.to < m.from {
-            return Err(AppError::field("to", "must not be before from"));
+            return Err(AppError::field(
+                "to",
+                crate::domain::validation::FieldRule::RangeReversed,
+                "must not be before from",
+            ));
         }
         Ok(m)
     }

@@ -61,6 +61,7 @@ pub fn parse_group_by(s: Option<&str>) -> Result<Vec<String>, Vec<FieldError>> {
     if !unknown.is_empty() {
         return Err(vec![FieldError::new(
             "group_by",
+            crate::domain::FieldRule::NotOneOf,
             format!(
                 "unknown column(s) {unknown:?}; use any of: {}",
                 allowed.join(", ")

@@ -8,6 +8,7 @@ use super::{Ctx, Name, Num};
 use crate::audit::checkpoint::{Signer, TrustedKey};
 use crate::config::Settings;
 use crate::db::{Conn, DatabaseUrl, log as store, migrations};
+use crate::domain::conflicts::Clash;
 use crate::error::{AppError, AppResult};
 use diesel::migration::{Migration, MigrationSource};
 use diesel::prelude::*;
@@ -120,9 +121,10 @@ pub(super) fn check_schema(c: &mut Conn) -> AppResult<()> {
     let applied: Result<Vec<Name>, _> = crate::db::with_conn!(c, c => q.load(c));
     let applied: BTreeSet<String> = applied
         .map_err(|e| {
-            AppError::Conflict(format!(
-                "not a closure-audit database (no migrations recorded: {e})"
-            ))
+            AppError::Conflict(
+                Clash::MigrationRefused,
+                format!("not a closure-audit database (no migrations recorded: {e})"),
+            )
         })?
         .into_iter()
         .map(|n| n.v)
@@ -133,22 +135,31 @@ pub(super) fn check_schema(c: &mut Conn) -> AppResult<()> {
     };
     let missing: Vec<&String> = known.difference(&applied).collect();
     if !missing.is_empty() {
-        return Err(AppError::Conflict(format!(
-            "its schema lacks migrations {missing:?}: bring it up to date first \
+        return Err(AppError::Conflict(
+            Clash::MigrationRefused,
+            format!(
+                "its schema lacks migrations {missing:?}: bring it up to date first \
              (`closure-audit migrate` with CLOSURE_AUDIT_DATABASE_URL set to it)"
-        )));
+            ),
+        ));
     }
     let unknown: Vec<&String> = applied.difference(&known).collect();
     if !unknown.is_empty() {
-        return Err(AppError::Conflict(format!(
-            "it has migrations {unknown:?} that this closure-audit does not know: use the version that wrote it"
-        )));
+        return Err(AppError::Conflict(
+            Clash::MigrationRefused,
+            format!(
+                "it has migrations {unknown:?} that this closure-audit does not know: use the version that wrote it"
+            ),
+        ));
     }
     Ok(())
 }
 
 fn refuse(msg: String) -> AppError {
-    AppError::Conflict(format!("{msg}; nothing was written"))
+    AppError::Conflict(
+        Clash::MigrationRefused,
+        format!("{msg}; nothing was written"),
+    )
 }
 
 /// The rows of each table that exists and is not empty, as `"3 users"`.

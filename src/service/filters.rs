@@ -5,7 +5,7 @@
 use crate::domain::closures::OFFENCE_CATEGORIES;
 use crate::domain::filters::ClosureFilter;
 use crate::domain::signoff::Status;
-use crate::domain::{FieldError, is_known_force};
+use crate::domain::{FieldError, FieldRule, is_known_force};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, NaiveDate, NaiveTime};
 
@@ -30,6 +30,7 @@ pub fn closure_filter(q: &ClosureParams) -> AppResult<ClosureFilter> {
     {
         errors.push(FieldError::new(
             "status",
+            FieldRule::NotOneOf,
             "must be pending_signoff, signed_off, rejected or reopened",
         ));
     }
@@ -38,13 +39,18 @@ pub fn closure_filter(q: &ClosureParams) -> AppResult<ClosureFilter> {
     {
         errors.push(FieldError::new(
             "offence_category",
+            FieldRule::NotOneOf,
             "is not a VAWG offence category",
         ));
     }
     if let Some(f) = &q.force_id
         && !is_known_force(f)
     {
-        errors.push(FieldError::new("force_id", "is not a known force"));
+        errors.push(FieldError::new(
+            "force_id",
+            FieldRule::UnknownForce,
+            "is not a known force",
+        ));
     }
     let from = q
         .from

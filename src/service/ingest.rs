@@ -13,9 +13,10 @@ use crate::db::now_micros;
 use crate::db::users;
 use crate::db::{Conn, Db};
 use crate::domain::authorize::{self, Resource, Verdict};
-use crate::domain::closures::{parse_closure, posted_force, review_flags};
+use crate::domain::closures::{ClosureDraft, review_flags, validate_closure};
+use crate::domain::conflicts::Clash;
 use crate::domain::is_known_force;
-use crate::domain::signoff::poster_may_propose;
+use crate::domain::signoff::{PROPOSER_FIELD, poster_may_propose};
 use crate::domain::validation::FieldError;
 use crate::error::{AppError, AppResult};
 use crate::service::Context;
@@ -43,23 +44,30 @@ struct Candidate {
 }
 
 /// Judges each body as the single endpoint would and stores the valid ones.
-/// The outcomes are in the order of `bodies`.
+/// The outcomes are in the order of `drafts` (each as its face read it).
 pub async fn ingest(
     state: &Context,
     caller: &AuthUser,
-    bodies: Vec<Value>,
+    drafts: Vec<Result<ClosureDraft, Vec<FieldError>>>,
 ) -> AppResult<Vec<Outcome>> {
     let may = authorize::Action::PostClosures;
     permit(caller, may, Resource::Any)?;
     let who = super::permit::caller(caller);
     let now = chrono::Utc::now();
     let received_at = now_micros();
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(bodies.len());
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(drafts.len());
     let mut candidates = Vec::new();
     let mut first_by_key: HashMap<String, usize> = HashMap::new();
-    for (index, body) in bodies.iter().enumerate() {
+    for (index, draft) in drafts.into_iter().enumerate() {
+        let draft = match draft {
+            Ok(draft) => draft,
+            Err(errors) => {
+                outcomes.push(Some(Outcome::Refused(AppError::Validation(errors))));
+                continue;
+            }
+        };
         // An unknown force is a field error, reported with the others.
-        if let Some(f) = posted_force(body).filter(|f| is_known_force(f))
+        if let Some(f) = draft.named_force().filter(|f| is_known_force(f))
             && let Verdict::Forbidden(rule) = authorize::authorize(&who, may, Resource::Force(f))
         {
             outcomes.push(Some(Outcome::Refused(AppError::Forbidden(rule))));
@@ -68,17 +76,13 @@ pub async fn ingest(
         // Separation of duties: an officer posting names itself as the proposer,
         // judged with every other field so that all failing fields come at once.
         let proposer_error = |proposer: &str| {
-            poster_may_propose(caller.role, caller.officer_id.as_deref(), proposer)
-                .err()
-                .map(|message| FieldError {
-                    field: PROPOSER_FIELD.into(),
-                    message,
-                })
+            poster_may_propose(caller.role, caller.officer_id.as_deref(), proposer).err()
         };
-        let parsed = match parse_closure(body, now) {
+        let named_proposer = draft.named_proposer().map(str::to_owned);
+        let parsed = match validate_closure(draft, now) {
             Err(mut errors) => {
                 if !errors.iter().any(|e| e.field == PROPOSER_FIELD)
-                    && let Some(e) = raw_proposer(body).and_then(proposer_error)
+                    && let Some(e) = named_proposer.as_deref().and_then(proposer_error)
                 {
                     errors.push(e);
                 }
@@ -93,7 +97,7 @@ pub async fn ingest(
             Err(errors) => outcomes.push(Some(Outcome::Refused(AppError::Validation(errors)))),
             Ok(input) => {
                 let flags = review_flags(&input);
-                let hash = input.content_hash();
+                let hash = crate::audit::content::closure_hash(&input);
                 let key = input.source_event_id.clone();
                 let id = uuid::Uuid::now_v7().to_string();
                 let row = ClosureRow::new(input, id, received_at, &caller.id, &flags, hash);
@@ -152,6 +156,7 @@ pub async fn ingest(
                 }
                 Some(_) => Outcome::Refused(reused()),
                 None => Outcome::Refused(AppError::Conflict(
+                    Clash::PostNotSettled,
                     "a concurrent post of this source_event_id did not settle; retry".into(),
                 )),
             },
@@ -286,15 +291,9 @@ fn store_group(c: &mut Conn, jobs: &[StoreJob]) -> AppResult<Vec<AppResult<Store
         .collect())
 }
 
-const PROPOSER_FIELD: &str = "proposed_by.officer_id";
-
-/// The proposer's officer id as posted, when it is a string.
-fn raw_proposer(body: &Value) -> Option<&str> {
-    body.get("proposed_by")?.get("officer_id")?.as_str()
-}
-
 fn reused() -> AppError {
     AppError::Conflict(
+        Clash::IdempotencyKeyReused,
         "this source_event_id was already posted for this force with different content".into(),
     )
 }

@@ -4,9 +4,9 @@
 use crate::auth::AuthUser;
 use crate::db::closures::{self, ClosureFilter};
 use crate::db::volumes;
-use crate::domain::FieldError;
 use crate::domain::closures::OFFENCE_CATEGORIES;
 use crate::domain::stats::FunnelPoint;
+use crate::domain::{FieldError, FieldRule};
 use crate::error::{AppError, AppResult};
 use crate::export::months::Months;
 use crate::export::outliers::{Level, Units};
@@ -35,13 +35,18 @@ impl OutlierRequest {
         let mut errors = Vec::new();
         let level = Level::parse(level);
         if level.is_none() {
-            errors.push(FieldError::new("level", "must be force or division"));
+            errors.push(FieldError::new(
+                "level",
+                FieldRule::NotOneOf,
+                "must be force or division",
+            ));
         }
         if let Some(c) = category
             && !OFFENCE_CATEGORIES.contains(&c)
         {
             errors.push(FieldError::new(
                 "offence_category",
+                FieldRule::NotOneOf,
                 "is not a VAWG offence category",
             ));
         }
@@ -49,7 +54,11 @@ impl OutlierRequest {
             && o != 15
             && o != 16
         {
-            errors.push(FieldError::new("outcome_code", "must be 15 or 16"));
+            errors.push(FieldError::new(
+                "outcome_code",
+                FieldRule::OutcomeNotAccepted,
+                "must be 15 or 16",
+            ));
         }
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));

@@ -3,19 +3,21 @@
 //! wins, the others get 409.
 
 use super::closures::{Closure, load, not_found};
-use crate::audit::content::{DecisionContent, reason_hash};
+use crate::audit::content::{DecisionContent, checklist_json, reason_hash};
 use crate::audit::{self, Action, Event};
 use crate::auth::AuthUser;
 use crate::db::closures::{self, DecisionRow, LatestDecision};
 use crate::db::now_micros;
 use crate::domain::authorize::{self, Parties, Resource};
+use crate::domain::conflicts::Clash;
 use crate::domain::signoff::{
-    Decision, DecisionInput, ReopenInput, Status, parse_decision, parse_reopen,
+    Decision, DecisionDraft, DecisionInput, ReopenDraft, ReopenInput, Status, validate_decision,
+    validate_reopen,
 };
 use crate::error::{AppError, AppResult};
-use crate::service::Context;
 use crate::service::permit::permit;
-use serde_json::{Value, json};
+use crate::service::{Context, Parsed};
+use serde_json::json;
 
 fn parties(closure: &closures::ClosureRow) -> Parties<'_> {
     Parties {
@@ -29,32 +31,39 @@ fn parties(closure: &closures::ClosureRow) -> Parties<'_> {
 /// the current one, or else the current one.
 fn version_to_change(expected: Option<i64>, current: i64) -> AppResult<i64> {
     match expected {
-        Some(v) if v != current => Err(AppError::Conflict(format!(
-            "expected_version {v} is stale: the closure is at version {current}"
-        ))),
+        Some(v) if v != current => Err(AppError::Conflict(
+            Clash::StaleVersion,
+            format!("expected_version {v} is stale: the closure is at version {current}"),
+        )),
         _ => Ok(current),
     }
 }
 
 /// The closure's status, when it is one of `allowed`; a 409 naming what can be
 /// `done` otherwise.
-fn status_among(stored: &str, allowed: &[Status], done: &str) -> AppResult<Status> {
+fn status_among(stored: &str, allowed: &[Status], done: &str, clash: Clash) -> AppResult<Status> {
     let status = Status::parse(stored)
         .ok_or_else(|| AppError::internal(format!("unknown status {stored:?}")))?;
     if allowed.contains(&status) {
         return Ok(status);
     }
     let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-    Err(AppError::Conflict(format!(
-        "the closure is {}; only a closure that is {} can be {done}",
-        status.as_str(),
-        names.join(" or ")
-    )))
+    Err(AppError::Conflict(
+        clash,
+        format!(
+            "the closure is {}; only a closure that is {} can be {done}",
+            status.as_str(),
+            names.join(" or ")
+        ),
+    ))
 }
 
 /// Another decision or reopening committed between our read and our write.
 fn lost_race() -> AppError {
-    AppError::Conflict("another change to this closure came first; read it again".into())
+    AppError::Conflict(
+        Clash::ConcurrentChange,
+        "another change to this closure came first; read it again".into(),
+    )
 }
 
 /// `POST /closures/{id}/decision`.
@@ -62,11 +71,11 @@ pub async fn decide(
     state: &Context,
     caller: &AuthUser,
     id: String,
-    body: &Value,
+    draft: Parsed<DecisionDraft>,
 ) -> AppResult<Closure> {
     permit(caller, authorize::Action::Decide, Resource::Any)?;
-    // Read now, judged after the access checks: who may not decide learns 403/404 first.
-    let parsed = parse_decision(body);
+    // Judged now, reported after the access checks: who may not decide learns 403/404 first.
+    let parsed = draft.and_then(|d| validate_decision(d).map_err(AppError::Validation));
     let caller = caller.clone();
     state
         .db
@@ -75,7 +84,12 @@ pub async fn decide(
             let on = Resource::Closure(parties(&closure));
             permit(&caller, authorize::Action::Decide, on)?;
             let input: DecisionInput = parsed?;
-            let status = status_among(&closure.status, &Status::DECIDABLE, "decided")?;
+            let status = status_among(
+                &closure.status,
+                &Status::DECIDABLE,
+                "decided",
+                Clash::AlreadyDecided,
+            )?;
             let version = version_to_change(input.expected_version, closure.version)?;
             let to = input.decision.outcome();
             let now = now_micros();
@@ -92,7 +106,7 @@ pub async fn decide(
             if !closures::transition(c, &id, version, &Status::DECIDABLE, to, Some(latest))? {
                 return Err(lost_race());
             }
-            let checklist = input.checklist.to_json();
+            let checklist = checklist_json(input.checklist);
             closures::insert_decision(
                 c,
                 &DecisionRow {
@@ -147,10 +161,10 @@ pub async fn reopen(
     state: &Context,
     caller: &AuthUser,
     id: String,
-    body: &Value,
+    draft: Parsed<ReopenDraft>,
 ) -> AppResult<Closure> {
     permit(caller, authorize::Action::Reopen, Resource::Any)?;
-    let parsed = parse_reopen(body);
+    let parsed = draft.and_then(|d| validate_reopen(d).map_err(AppError::Validation));
     let caller = caller.clone();
     state
         .db
@@ -159,7 +173,12 @@ pub async fn reopen(
             let on = Resource::Closure(parties(&closure));
             permit(&caller, authorize::Action::Reopen, on)?;
             let input: ReopenInput = parsed?;
-            let status = status_among(&closure.status, &Status::REOPENABLE, "reopened")?;
+            let status = status_among(
+                &closure.status,
+                &Status::REOPENABLE,
+                "reopened",
+                Clash::NotDecided,
+            )?;
             let version = version_to_change(input.expected_version, closure.version)?;
             if !closures::transition(c, &id, version, &Status::REOPENABLE, Status::Reopened, None)?
             {

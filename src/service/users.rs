@@ -7,8 +7,12 @@ use crate::auth::{AuthUser, password};
 use crate::db::users::{self, UserRow};
 use crate::db::{Conn, Db, now_micros, rfc3339};
 use crate::domain::authorize::{self, Resource};
-use crate::domain::users::{NewUser, PASSWORD_MIN_CHARS, User, UserPatch};
-use crate::domain::{FieldError, Rank, Role};
+use crate::domain::conflicts::Clash;
+use crate::domain::users::{
+    NewUser, NewUserDraft, PASSWORD_MIN_CHARS, User, UserPatch, UserPatchDraft, validate_new_user,
+    validate_user_patch,
+};
+use crate::domain::{Rank, Role};
 use crate::error::{AppError, AppResult};
 use crate::service::permit::permit;
 use serde_json::{Map, Value, json};
@@ -80,9 +84,13 @@ fn insert(c: &mut Conn, row: &UserRow, actor: &Actor, request_id: Option<&str>) 
 }
 
 /// `POST /users`: a new user, with its event. A taken user name is a 409.
-pub async fn create(ctx: &Context, caller: &AuthUser, new: Parsed<NewUser>) -> AppResult<User> {
+pub async fn create(
+    ctx: &Context,
+    caller: &AuthUser,
+    draft: Parsed<NewUserDraft>,
+) -> AppResult<User> {
     admin_only(caller)?;
-    let new = new?;
+    let new = validate_new_user(draft?)?;
     let pw = new.password.clone();
     let password_hash = ctx.hashers.run(move || password::hash(&pw)).await??;
     let row = new_row(new, password_hash);
@@ -135,7 +143,7 @@ pub async fn update(
     ctx: &Context,
     caller: &AuthUser,
     id: Parsed<String>,
-    parse: impl FnOnce(Role) -> Result<UserPatch, Vec<FieldError>>,
+    draft: Parsed<UserPatchDraft>,
 ) -> AppResult<User> {
     admin_only(caller)?;
     let id = id?;
@@ -145,7 +153,7 @@ pub async fn update(
         .read(move |c| users::find(c, &lookup))
         .await?
         .ok_or_else(no_such_user)?;
-    let patch = parse(user_of(&target).role)?;
+    let patch = validate_user_patch(draft?, user_of(&target).role)?;
     let new_hash = match patch.password.clone() {
         Some(pw) => Some(ctx.hashers.run(move || password::hash(&pw)).await??),
         None => None,
@@ -190,6 +198,7 @@ fn apply(
     if let Some(active) = patch.active.filter(|a| *a != row.active) {
         if !active && row.role == "admin" && users::count_active_admins(c)? <= 1 {
             return Err(AppError::Conflict(
+                Clash::LastActiveAdmin,
                 "this is the last active admin; it cannot be deactivated".into(),
             ));
         }
@@ -284,7 +293,7 @@ pub fn ensure_admin(db: &Db, password: Option<&str>) -> Result<(), String> {
         Ok(true) => tracing::info!(
             "first start: created user \"admin\" with the password of CLOSURE_AUDIT_ADMIN_PASSWORD"
         ),
-        Ok(false) | Err(AppError::Conflict(_)) => {}
+        Ok(false) | Err(AppError::Conflict(..)) => {}
         Err(e) => return Err(format!("cannot create the first admin: {e}")),
     }
     Ok(())

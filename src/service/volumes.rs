@@ -6,7 +6,7 @@ use crate::auth::AuthUser;
 use crate::db::now_micros;
 use crate::db::volumes::{self, VolumeRow};
 use crate::domain::authorize::{self, Resource};
-use crate::domain::volumes::VolumeInput;
+use crate::domain::volumes::{VolumeDraft, VolumeInput, validate_volume};
 use crate::error::AppResult;
 use crate::service::permit::permit;
 use serde_json::json;
@@ -23,10 +23,10 @@ pub struct Volume {
 pub async fn set(
     state: &Context,
     caller: &AuthUser,
-    input: Parsed<VolumeInput>,
+    draft: Parsed<VolumeDraft>,
 ) -> AppResult<Volume> {
     permit(caller, authorize::Action::SetVolumes, Resource::Any)?;
-    let input = input?;
+    let input = validate_volume(draft?)?;
     permit(
         caller,
         authorize::Action::SetVolumes,

@@ -140,6 +140,29 @@ async fn openapi_documents_every_route(b: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     let doc: Value = res.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    // Every refusal code is listed with its meaning, under its response.
+    let responses = &doc["components"]["responses"];
+    let listed = |response: &str, code: &str| {
+        let text = responses[response]["description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            text.contains(&format!("- `{code}`: ")),
+            "{response} lacks {code}"
+        );
+    };
+    use closure_audit::domain::{FieldRule, authorize::Rule, conflicts::Clash};
+    Rule::ALL.iter().for_each(|r| listed("Forbidden", r.code()));
+    Clash::ALL.iter().for_each(|c| listed("Conflict", c.code()));
+    FieldRule::ALL
+        .iter()
+        .for_each(|r| listed("UnprocessableEntity", r.code()));
+    let codes = &doc["components"]["schemas"]["FieldError"]["properties"]["code"]["enum"];
+    assert_eq!(
+        codes.as_array().map(Vec::len),
+        Some(FieldRule::ALL.len()),
+        "{codes}"
+    );
     let paths = doc["paths"].as_object().unwrap();
     let contract = [
         ("post", "/api/v1/auth/login"),

@@ -16,6 +16,7 @@ impl Log {
         if have < size {
             return Err(AppError::field(
                 field,
+                crate::domain::validation::FieldRule::OutOfRange,
                 format!("the log holds {have} leaves"),
             ));
         }
@@ -25,7 +26,11 @@ impl Log {
     /// The leaf hash and audit path of leaf `index` in the tree of `size`.
     pub fn inclusion(&self, db: &Db, index: u64, size: u64) -> AppResult<(Hash, Vec<Hash>)> {
         if index >= size {
-            return Err(AppError::field("leaf_index", "must be less than tree_size"));
+            return Err(AppError::field(
+                "leaf_index",
+                crate::domain::validation::FieldRule::OutOfRange,
+                "must be less than tree_size",
+            ));
         }
         self.ensure(db, size, "tree_size")?;
         let tree = self.tree.read().expect("tree lock");
@@ -38,10 +43,18 @@ impl Log {
     /// The consistency proof between the trees of `first` and `second` leaves.
     pub fn consistency(&self, db: &Db, first: u64, second: u64) -> AppResult<Vec<Hash>> {
         if first == 0 {
-            return Err(AppError::field("first", "must be at least 1"));
+            return Err(AppError::field(
+                "first",
+                crate::domain::validation::FieldRule::OutOfRange,
+                "must be at least 1",
+            ));
         }
         if first > second {
-            return Err(AppError::field("second", "must not be less than first"));
+            return Err(AppError::field(
+                "second",
+                crate::domain::validation::FieldRule::RangeReversed,
+                "must not be less than first",
+            ));
         }
         self.ensure(db, second, "second")?;
         Ok(self

@@ -200,7 +200,7 @@ fn record(r: &ClosureRow, decisions: Vec<DecisionContent>) -> ClosureRecord {
         status: r.status.clone(),
         version: Some(r.version),
         content: match r.input() {
-            Some(input) => Content::Hash(input.content_hash()),
+            Some(input) => Content::Hash(crate::audit::content::closure_hash(&input)),
             None => Content::Unreadable,
         },
         decisions: Some(decisions),
