@@ -180,7 +180,7 @@ pub async fn create_closure(
     match outcome {
         Outcome::Created(row) => Ok(HttpResponse::Created()
             .insert_header((LOCATION, format!("/api/v1/closures/{}", row.id)))
-            .json(ClosureView::from(&Closure::new(*row)))),
+            .json(ClosureView::from(row.as_ref()))),
         Outcome::Replayed(id) => {
             let stored = reads::replayed(&state, id).await?;
             Ok(HttpResponse::Ok().json(ClosureView::from(&stored)))
@@ -308,7 +308,7 @@ impl ClosureQuery {
 }
 
 fn closure_cursor(c: &Closure) -> String {
-    encode_cursor(&format!("{}:{}", c.row.received_at, c.row.id))
+    encode_cursor(&format!("{}:{}", c.received_at, c.id))
 }
 
 fn parse_closure_cursor(cursor: &str) -> AppResult<(i64, String)> {

@@ -63,13 +63,18 @@ pub struct DecisionView {
 
 impl From<&Decision> for DecisionView {
     fn from(d: &Decision) -> Self {
+        let checklist = d
+            .checklist
+            .iter()
+            .map(|(name, v)| (name.clone(), Value::Bool(*v)))
+            .collect();
         DecisionView {
             decision: d.decision.clone(),
             by_user_id: d.by_user_id.clone(),
             by_officer_id: d.by_officer_id.clone(),
             by_rank: d.by_rank.clone(),
             rationale: d.rationale.clone(),
-            checklist: serde_json::from_str(&d.checklist).unwrap_or(Value::Null),
+            checklist: Value::Object(checklist),
             decided_at: rfc3339(d.decided_at),
         }
     }
@@ -106,55 +111,51 @@ pub struct ClosureView {
 
 impl From<&Closure> for ClosureView {
     fn from(c: &Closure) -> Self {
-        let (r, decisions) = (&c.row, &c.decisions);
+        let v = |field| c.victim.get(field).map(str::to_owned);
         let victim = VictimView {
-            sex: r.victim_sex.clone(),
-            age_band: r.victim_age_band.clone(),
-            ethnicity: r.victim_ethnicity.clone(),
-            disability: r.victim_disability.clone(),
-            religion_or_belief: r.victim_religion_or_belief.clone(),
-            sexual_orientation: r.victim_sexual_orientation.clone(),
-            gender_reassignment: r.victim_gender_reassignment.clone(),
-            marriage_or_civil_partnership: r.victim_marriage_or_civil_partnership.clone(),
-            pregnancy_or_maternity: r.victim_pregnancy_or_maternity.clone(),
+            sex: v("sex"),
+            age_band: v("age_band"),
+            ethnicity: v("ethnicity"),
+            disability: v("disability"),
+            religion_or_belief: v("religion_or_belief"),
+            sexual_orientation: v("sexual_orientation"),
+            gender_reassignment: v("gender_reassignment"),
+            marriage_or_civil_partnership: v("marriage_or_civil_partnership"),
+            pregnancy_or_maternity: v("pregnancy_or_maternity"),
         };
+        let e = &c.evidence;
         ClosureView {
-            id: r.id.clone(),
-            source_event_id: r.source_event_id.clone(),
-            force_id: r.force_id.clone(),
-            division: r.division.clone(),
-            crime_reference: r.crime_reference.clone(),
-            offence_category: r.offence_category.clone(),
-            home_office_offence_code: r.home_office_offence_code.clone(),
-            domestic_abuse_flag: r.domestic_abuse_flag,
-            outcome_code: r.outcome_code,
-            named_suspect: r.named_suspect,
-            crime_recorded_at: rfc3339(r.crime_recorded_at),
-            closure_proposed_at: rfc3339(r.closure_proposed_at),
+            id: c.id.clone(),
+            source_event_id: c.source_event_id.clone(),
+            force_id: c.force_id.clone(),
+            division: c.division.clone(),
+            crime_reference: c.crime_reference.clone(),
+            offence_category: c.offence_category.clone(),
+            home_office_offence_code: c.home_office_offence_code.clone(),
+            domestic_abuse_flag: c.domestic_abuse_flag,
+            outcome_code: c.outcome_code,
+            named_suspect: c.named_suspect,
+            crime_recorded_at: rfc3339(c.crime_recorded_at),
+            closure_proposed_at: rfc3339(c.closure_proposed_at),
             proposed_by: ProposedByView {
-                officer_id: r.proposed_by_officer_id.clone(),
-                rank: r.proposed_by_rank.clone(),
+                officer_id: c.proposed_by_officer_id.clone(),
+                rank: c.proposed_by_rank.clone(),
             },
-            rationale: r.rationale.clone(),
+            rationale: c.rationale.clone(),
             evidence: EvidenceView {
-                victim_wishes_recorded: r.victim_wishes_recorded,
-                evidence_led_prosecution_considered: r.evidence_led_prosecution_considered,
-                safeguarding_in_place: r.safeguarding_in_place,
-                victim_informed: r.victim_informed,
-                risk_level: r.risk_level.clone(),
-                references: serde_json::from_str(&r.evidence_references).unwrap_or_default(),
+                victim_wishes_recorded: e.victim_wishes_recorded,
+                evidence_led_prosecution_considered: e.evidence_led_prosecution_considered,
+                safeguarding_in_place: e.safeguarding_in_place,
+                victim_informed: e.victim_informed,
+                risk_level: e.risk_level.clone(),
+                references: e.references.clone(),
             },
-            victim: r.victim().iter().any(Option::is_some).then_some(victim),
-            status: r.status.clone(),
-            review_flags: r
-                .review_flags
-                .split(';')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            received_at: rfc3339(r.received_at),
-            version: r.version,
-            decisions: decisions.iter().map(DecisionView::from).collect(),
+            victim: (!c.victim.is_empty()).then_some(victim),
+            status: c.status.clone(),
+            review_flags: c.review_flags.clone(),
+            received_at: rfc3339(c.received_at),
+            version: c.version,
+            decisions: c.decisions.iter().map(DecisionView::from).collect(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod filters;
 pub mod forces;
 pub mod officers;
 pub mod ranks;
+pub mod records;
 pub mod roles;
 pub mod signoff;
 pub mod stats;

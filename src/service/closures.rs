@@ -9,28 +9,75 @@ use crate::db::closures::{self, ClosureFilter, ClosureRow, DecisionRow};
 use crate::domain::access::{Scope, closure_scope};
 use crate::domain::authorize::{self, Resource};
 use crate::domain::cases::{CaseKey, case_key};
+use crate::domain::closures::{Evidence, Victim};
 use crate::error::{AppError, AppResult};
 use crate::service::Context;
 use crate::service::permit::permit;
 use serde_json::{Value, json};
 
-/// A decision as stored.
-pub type Decision = DecisionRow;
+pub use crate::domain::records::{StoredClosure as Closure, StoredDecision as Decision};
 
-/// A closure with every decision taken on it.
-#[derive(Debug, Clone)]
-pub struct Closure {
-    pub row: ClosureRow,
-    pub decisions: Vec<Decision>,
+/// A closure as the faces show it, from its row and its decisions' rows.
+pub fn closure_of(row: ClosureRow, decisions: Vec<DecisionRow>) -> Closure {
+    let victim = Victim(row.victim().map(|v| v.map(str::to_owned)));
+    // References the service wrote are a JSON list; anything else shows as none.
+    let references = serde_json::from_str(&row.evidence_references).unwrap_or_default();
+    Closure {
+        evidence: Evidence {
+            victim_wishes_recorded: row.victim_wishes_recorded,
+            evidence_led_prosecution_considered: row.evidence_led_prosecution_considered,
+            safeguarding_in_place: row.safeguarding_in_place,
+            victim_informed: row.victim_informed,
+            risk_level: row.risk_level,
+            references,
+        },
+        victim,
+        review_flags: row
+            .review_flags
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        decisions: decisions.into_iter().map(decision_of).collect(),
+        id: row.id,
+        source_event_id: row.source_event_id,
+        force_id: row.force_id,
+        division: row.division,
+        crime_reference: row.crime_reference,
+        offence_category: row.offence_category,
+        home_office_offence_code: row.home_office_offence_code,
+        domestic_abuse_flag: row.domestic_abuse_flag,
+        outcome_code: row.outcome_code,
+        named_suspect: row.named_suspect,
+        crime_recorded_at: row.crime_recorded_at,
+        closure_proposed_at: row.closure_proposed_at,
+        proposed_by_officer_id: row.proposed_by_officer_id,
+        proposed_by_rank: row.proposed_by_rank,
+        rationale: row.rationale,
+        status: row.status,
+        received_at: row.received_at,
+        received_by_user_id: row.received_by_user_id,
+        version: row.version,
+    }
 }
 
-impl Closure {
-    /// A closure just stored: no decision yet.
-    pub fn new(row: ClosureRow) -> Closure {
-        Closure {
-            row,
-            decisions: Vec::new(),
-        }
+fn decision_of(d: DecisionRow) -> Decision {
+    // The checklist the service wrote is a JSON object of booleans.
+    let checklist = match serde_json::from_str::<Value>(&d.checklist) {
+        Ok(Value::Object(items)) => items
+            .into_iter()
+            .map(|(k, v)| (k, v.as_bool().unwrap_or(false)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Decision {
+        decision: d.decision,
+        by_user_id: d.by_user_id,
+        by_officer_id: d.by_officer_id,
+        by_rank: d.by_rank,
+        rationale: d.rationale,
+        checklist,
+        decided_at: d.decided_at,
     }
 }
 
@@ -47,16 +94,16 @@ pub fn scope_of(caller: &AuthUser) -> AppResult<Scope> {
 /// Attaches their decisions to closure rows (one query for all).
 pub fn with_decisions(c: &mut Conn, rows: Vec<ClosureRow>) -> AppResult<Vec<Closure>> {
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let mut by_closure: std::collections::HashMap<String, Vec<Decision>> =
+    let mut by_closure: std::collections::HashMap<String, Vec<DecisionRow>> =
         std::collections::HashMap::new();
     for d in closures::decisions_of(c, &ids)? {
         by_closure.entry(d.closure_id.clone()).or_default().push(d);
     }
     Ok(rows
         .into_iter()
-        .map(|row| Closure {
-            decisions: by_closure.remove(&row.id).unwrap_or_default(),
-            row,
+        .map(|row| {
+            let decisions = by_closure.remove(&row.id).unwrap_or_default();
+            closure_of(row, decisions)
         })
         .collect())
 }
@@ -67,11 +114,7 @@ pub fn load(c: &mut Conn, id: &str) -> AppResult<Closure> {
     Ok(with_decisions(c, vec![row])?.remove(0))
 }
 
-fn viewed<'a>(
-    caller: &'a AuthUser,
-    actor: &'a crate::audit::Actor,
-    row: &'a ClosureRow,
-) -> Event<'a> {
+fn viewed<'a>(caller: &'a AuthUser, actor: &'a crate::audit::Actor, row: &'a Closure) -> Event<'a> {
     let details = json!({"crime_reference": row.crime_reference, "version": row.version});
     Event::new(
         Action::ClosureViewed,
@@ -96,11 +139,11 @@ pub async fn view(state: &Context, caller: &AuthUser, id: String) -> AppResult<C
         .db
         .write(move |c| {
             let closure = load(c, &id)?;
-            if !scope.allows(&closure.row.force_id) {
+            if !scope.allows(&closure.force_id) {
                 return Err(not_found());
             }
             let actor = caller.actor();
-            audit::append(c, viewed(&caller, &actor, &closure.row))?;
+            audit::append(c, viewed(&caller, &actor, &closure))?;
             Ok(closure)
         })
         .await
@@ -152,7 +195,7 @@ pub async fn list(
             let more = rows.len() as i64 > limit;
             rows.truncate(limit.max(0) as usize);
             let items = with_decisions(c, rows)?;
-            let ids: Vec<&str> = items.iter().map(|cl| cl.row.id.as_str()).collect();
+            let ids: Vec<&str> = items.iter().map(|cl| cl.id.as_str()).collect();
             let details = json!({"closure_ids": ids, "count": ids.len(), "filters": filters});
             let actor = caller.actor();
             let event = Event::new(
@@ -190,10 +233,7 @@ pub async fn case(
             let rows = closures::by_case(c, &force_id, &crime_reference)?;
             let all = with_decisions(c, rows)?;
             let actor = caller.actor();
-            let events: Vec<Event> = all
-                .iter()
-                .map(|cl| viewed(&caller, &actor, &cl.row))
-                .collect();
+            let events: Vec<Event> = all.iter().map(|cl| viewed(&caller, &actor, cl)).collect();
             audit::append_all(c, &events)?;
             Ok(all)
         })

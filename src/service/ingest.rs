@@ -20,6 +20,7 @@ use crate::domain::signoff::{PROPOSER_FIELD, poster_may_propose};
 use crate::domain::validation::FieldError;
 use crate::error::{AppError, AppResult};
 use crate::service::Context;
+use crate::service::closures::{Closure, closure_of};
 use crate::service::permit::permit;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -28,7 +29,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 #[derive(Debug)]
 pub enum Outcome {
     /// Stored now (201).
-    Created(Box<ClosureRow>),
+    Created(Box<Closure>),
     /// The same content was stored before under this key (200); the stored id.
     Replayed(String),
     /// Refused: 403, 409 or 422.
@@ -147,7 +148,7 @@ pub async fn ingest(
                     cand.index,
                     (cand.row.id.clone(), cand.row.content_hash.clone(), true),
                 );
-                Outcome::Created(Box::new(cand.row))
+                Outcome::Created(Box::new(closure_of(cand.row, Vec::new())))
             }
             None => match before.get(&cand.row.source_event_id) {
                 Some((id, hash)) if *hash == cand.row.content_hash => {
