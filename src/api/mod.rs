@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod closure_requests;
 pub mod closures;
 pub mod drafts;
 pub mod exports;

@@ -1,6 +1,7 @@
 //! The 43 territorial forces of England and Wales and British Transport Police,
 //! named by the ids of the public police data service (DOMAIN.md, "Forces").
 
+use super::validation::{Errors, FieldRule, Given, Need};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -66,6 +67,26 @@ pub fn is_known_force(id: &str) -> bool {
 
 pub fn force_name(id: &str) -> Option<&'static str> {
     FORCES.iter().find(|f| f.id == id).map(|f| f.name)
+}
+
+/// A force the contract knows.
+pub fn known_force(
+    field: &str,
+    given: Given<String>,
+    need: Need,
+    errs: &mut Errors,
+) -> Option<String> {
+    let id = errs.text(field, given, (1, 64), need)?;
+    if is_known_force(&id) {
+        Some(id)
+    } else {
+        errs.add(
+            field,
+            FieldRule::UnknownForce,
+            "is not a known force (see GET /api/v1/forces)",
+        );
+        None
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod authorize;
 pub mod cases;
+pub mod closure_posting;
 pub mod closures;
 pub mod conflicts;
 pub mod filters;

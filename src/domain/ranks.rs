@@ -1,5 +1,6 @@
 //! Police ranks of England and Wales with their ordinals (DOMAIN.md, "Ranks").
 
+use super::validation::{Errors, FieldRule, Given, Need};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -112,6 +113,35 @@ impl FromStr for Rank {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
         Rank::parse(s).ok_or(())
+    }
+}
+
+/// A rank by its name in DOMAIN.md.
+pub fn known_rank(
+    field: &str,
+    given: Given<String>,
+    need: Need,
+    errs: &mut Errors,
+) -> Option<Rank> {
+    let wrong = || format!("must be one of: {}", Rank::names());
+    match given {
+        Given::Value(s) => {
+            let r = Rank::parse(&s);
+            if r.is_none() {
+                errs.add(field, FieldRule::NotOneOf, wrong());
+            }
+            r
+        }
+        Given::OtherKind => {
+            errs.add(field, FieldRule::NotOneOf, wrong());
+            None
+        }
+        Given::Absent | Given::Null => {
+            if need == Need::Required {
+                errs.add(field, FieldRule::Required, "is required");
+            }
+            None
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! Who a user is allowed to be: the rules for creating and changing accounts
 //! (API.md, "Auth and users").
 
-use super::closures::{known_force, rank};
+use super::forces::known_force;
 use super::officers::{OFFICER_ID_LEN, officer_id_problem};
 use super::ranks::Rank;
+use super::ranks::known_rank;
 use super::roles::{Requirement, Role};
 use super::validation::{Errors, FieldError, FieldRule, Given, Need};
 
@@ -168,7 +169,7 @@ pub fn validate_new_user(d: NewUserDraft) -> Result<NewUser, Vec<FieldError>> {
         d.officer_id.is_given(),
         d.force_id.is_given(),
     );
-    let rank = rank("rank", d.rank, Need::Optional, &mut errs);
+    let rank = known_rank("rank", d.rank, Need::Optional, &mut errs);
     let officer_id = errs.text("officer_id", d.officer_id, OFFICER_ID_LEN, Need::Optional);
     if let Some(problem) = officer_id.as_deref().and_then(officer_id_problem) {
         errs.add("officer_id", FieldRule::OfficerIdFormat, problem);
@@ -250,7 +251,7 @@ pub fn validate_user_patch(d: UserPatchDraft, role: Role) -> Result<UserPatch, V
         Need::Optional,
     );
     let password = password(d.password, Need::Optional, &mut errs);
-    let rank = rank("rank", d.rank, Need::Optional, &mut errs);
+    let rank = known_rank("rank", d.rank, Need::Optional, &mut errs);
     match role.officer_fields_rule() {
         Requirement::Required if rank_present && !rank_given => {
             errs.add(

@@ -1,7 +1,7 @@
 //! Monthly totals of VAWG crimes finalised: the denominators of rates.
 
 use super::closures::OFFENCE_CATEGORIES;
-use super::closures::known_force;
+use super::forces::known_force;
 use super::validation::{Errors, FieldError, FieldRule, Given, Need};
 use chrono::NaiveDate;
 
