@@ -8,7 +8,7 @@ use closure_audit::domain::FieldRule;
 use closure_audit::domain::authorize::Rule;
 use closure_audit::domain::conflicts::Clash;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 on_both_backends!(each_refusal_has_its_code);
@@ -17,12 +17,32 @@ on_both_backends!(each_field_rule_has_its_code);
 
 const PREFIX: &str = "urn:closure-audit:problem:";
 
-/// Asserts a 403 with `code`; returns the code so that the test can count them.
-async fn refused(res: reqwest::Response, code: &str) -> String {
-    let body = problem(res, 403).await;
+/// Asserts `status` with the problem type `code` and a detail in words;
+/// returns the code so that the test can count them.
+async fn coded(res: reqwest::Response, status: u16, code: &str) -> String {
+    let body = problem(res, status).await;
     assert_eq!(body["type"], json!(format!("{PREFIX}{code}")), "{body}");
     assert!(!body["detail"].as_str().unwrap().is_empty());
     code.to_string()
+}
+
+async fn refused(res: reqwest::Response, code: &str) -> String {
+    coded(res, 403, code).await
+}
+
+async fn clashes(res: reqwest::Response, code: &str) -> String {
+    coded(res, 409, code).await
+}
+
+/// `POST /closures/{id}/<what>` (`decision` or `reopen`).
+async fn act(app: &TestApp, id: &str, what: &str, token: &str, body: &Value) -> reqwest::Response {
+    app.post(&format!("/api/v1/closures/{id}/{what}"), token, body)
+        .await
+}
+
+fn approval(checklist: Value) -> Value {
+    json!({"decision": "approve", "rationale": "Evidence-led prosecution considered and not viable.",
+           "checklist": checklist})
 }
 
 async fn each_refusal_has_its_code(b: Backend) {
@@ -39,9 +59,7 @@ async fn each_refusal_has_its_code(b: Backend) {
         .await;
     assert_eq!(status, 201);
     let id = closure["id"].as_str().unwrap();
-    let decide = format!("/api/v1/closures/{id}/decision");
-    let approve = json!({"decision": "approve", "rationale": "Evidence-led prosecution considered and not viable.",
-                         "checklist": full_checklist()});
+    let approve = approval(full_checklist());
 
     let res = app
         .post(
@@ -62,25 +80,17 @@ async fn each_refusal_has_its_code(b: Backend) {
     seen.insert(refused(res, "volumes_by_force_system").await);
     let res = app.get("/api/v1/closures", &admin).await;
     seen.insert(refused(res, "closure_reader_role_required").await);
-    let res = app.post(&decide, &sys, &approve).await;
+    let res = act(&app, id, "decision", &sys, &approve).await;
     seen.insert(refused(res, "officer_role_required").await);
-    let res = app.post(&decide, &sergeant, &approve).await;
+    let res = act(&app, id, "decision", &sergeant, &approve).await;
     seen.insert(refused(res, "rank_below_inspector").await);
     let mine = json!({"proposed_by": {"officer_id": "in1", "rank": "constable"}});
     let mut body = closure_body("kent", "CODES-4");
     body["proposed_by"] = mine["proposed_by"].clone();
     let (status, proposed) = app.post_closure(&sys, &body).await;
     assert_eq!(status, 201, "{proposed}");
-    let res = app
-        .post(
-            &format!(
-                "/api/v1/closures/{}/decision",
-                proposed["id"].as_str().unwrap()
-            ),
-            &inspector,
-            &approve,
-        )
-        .await;
+    let proposed_id = proposed["id"].as_str().unwrap();
+    let res = act(&app, proposed_id, "decision", &inspector, &approve).await;
     seen.insert(refused(res, "proposer_cannot_decide").await);
     let mut body = closure_body("kent", "CODES-5");
     body["proposed_by"] = json!({"officer_id": "IN1", "rank": "inspector"});
@@ -88,26 +98,14 @@ async fn each_refusal_has_its_code(b: Backend) {
     assert_eq!(status, 201, "{posted}");
     let posted_id = posted["id"].as_str().unwrap();
     // The poster proposed it too: proposing is the rule that speaks first.
-    let res = app
-        .post(
-            &format!("/api/v1/closures/{posted_id}/decision"),
-            &inspector,
-            &approve,
-        )
-        .await;
+    let res = act(&app, posted_id, "decision", &inspector, &approve).await;
     seen.insert(refused(res, "proposer_cannot_decide").await);
     // Over the API an officer who posts is always the proposer; with the
     // proposer changed in the database, the poster is still refused.
     app.sql(&format!(
         "UPDATE closures SET proposed_by_officer_id = 'ZZ9' WHERE id = '{posted_id}'"
     ));
-    let res = app
-        .post(
-            &format!("/api/v1/closures/{posted_id}/decision"),
-            &inspector,
-            &approve,
-        )
-        .await;
+    let res = act(&app, posted_id, "decision", &inspector, &approve).await;
     seen.insert(refused(res, "poster_cannot_decide").await);
     let res = app.get("/api/v1/audit/events", &sys).await;
     seen.insert(refused(res, "audit_log_reader_role_required").await);
@@ -121,14 +119,6 @@ async fn each_refusal_has_its_code(b: Backend) {
     assert_eq!(seen, all);
 }
 
-/// Asserts a 409 with `code`.
-async fn clashes(res: reqwest::Response, code: &str) -> String {
-    let body = problem(res, 409).await;
-    assert_eq!(body["type"], json!(format!("{PREFIX}{code}")), "{body}");
-    assert!(!body["detail"].as_str().unwrap().is_empty());
-    code.to_string()
-}
-
 async fn each_conflict_has_its_code(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, sys) = app.user("force_system", Some("kent"), None).await;
@@ -138,42 +128,17 @@ async fn each_conflict_has_its_code(b: Backend) {
         .post_closure(&sys, &closure_body("kent", "CLASH-1"))
         .await;
     let id = closure["id"].as_str().unwrap();
-    let approve = json!({"decision": "approve", "rationale": "Evidence-led prosecution considered and not viable.",
-                         "checklist": full_checklist()});
+    let approve = approval(full_checklist());
     let reason = json!({"reason": "New evidence has come to light in this case."});
-    let res = app
-        .post(
-            &format!("/api/v1/closures/{id}/reopen"),
-            &inspector,
-            &reason,
-        )
-        .await;
+    let res = act(&app, id, "reopen", &inspector, &reason).await;
     seen.insert(clashes(res, "not_decided").await);
     let mut stale = approve.clone();
     stale["expected_version"] = json!(99);
-    let res = app
-        .post(
-            &format!("/api/v1/closures/{id}/decision"),
-            &inspector,
-            &stale,
-        )
-        .await;
+    let res = act(&app, id, "decision", &inspector, &stale).await;
     seen.insert(clashes(res, "stale_version").await);
-    let res = app
-        .post(
-            &format!("/api/v1/closures/{id}/decision"),
-            &inspector,
-            &approve,
-        )
-        .await;
+    let res = act(&app, id, "decision", &inspector, &approve).await;
     assert_eq!(res.status(), 200);
-    let res = app
-        .post(
-            &format!("/api/v1/closures/{id}/decision"),
-            &inspector,
-            &approve,
-        )
-        .await;
+    let res = act(&app, id, "decision", &inspector, &approve).await;
     seen.insert(clashes(res, "already_decided").await);
     let mut changed = closure_body("kent", "CLASH-1");
     changed["rationale"] = json!("A different rationale, long enough to be one.");
@@ -271,15 +236,8 @@ async fn each_field_rule_has_its_code(b: Backend) {
     let id = closure["id"].as_str().unwrap();
     let mut checklist = full_checklist();
     checklist["victim_informed"] = json!(false);
-    let approve = json!({"decision": "approve", "rationale": "Evidence-led prosecution considered and not viable.",
-                         "checklist": checklist});
-    let res = app
-        .post(
-            &format!("/api/v1/closures/{id}/decision"),
-            &inspector,
-            &approve,
-        )
-        .await;
+    let approve = approval(checklist);
+    let res = act(&app, id, "decision", &inspector, &approve).await;
     seen.extend(field_codes(res).await);
 
     let user = json!({"username": "bad name", "password": "correct horse battery", "display_name": "U",
