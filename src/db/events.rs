@@ -75,7 +75,8 @@ pub fn insert_all(conn: &mut Conn, rows: &[NewEventRow]) -> AppResult<()> {
 }
 
 /// PostgreSQL: all rows in one statement whose text never changes (one array
-/// per column, unnested in order), parsed and planned once per connection.
+/// per column, unnested in order), one round trip (like the closures' insert,
+/// not cached by diesel: parsed and planned each time).
 fn insert_all_pg(c: &mut diesel::PgConnection, rows: &[NewEventRow]) -> QueryResult<()> {
     let q = diesel::sql_query(INSERT_UNNEST.as_str()).into_boxed();
     NewEventRow::bind_arrays(q, rows).execute(c)?;
