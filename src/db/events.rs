@@ -1,27 +1,37 @@
 //! The `audit_events` table: appending, and reading pages in `seq` order.
 
+use super::described::{Described, column_list, described_row, unnest};
 use super::schema::{audit_events, merkle_leaves};
 use super::{Conn, with_conn};
 use crate::error::AppResult;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use std::sync::LazyLock;
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = audit_events)]
-pub struct NewEventRow<'a> {
-    pub at: i64,
-    pub action: &'a str,
-    pub actor_user_id: Option<&'a str>,
-    pub actor_username: Option<&'a str>,
-    pub actor_role: Option<&'a str>,
-    pub actor_rank: Option<&'a str>,
-    pub actor_force_id: Option<&'a str>,
-    pub closure_id: Option<&'a str>,
-    pub force_id: Option<&'a str>,
-    pub request_id: Option<&'a str>,
-    pub details: String,
+described_row! {
+    table audit_events;
+    /// An event to append (the database assigns `seq`).
+    #[derive(Debug, Clone, Insertable)]
+    pub struct NewEventRow<'a> {
+        at: BigInt => i64,
+        action: Text => &'a str,
+        actor_user_id: Nullable<Text> => Option<&'a str>,
+        actor_username: Nullable<Text> => Option<&'a str>,
+        actor_role: Nullable<Text> => Option<&'a str>,
+        actor_rank: Nullable<Text> => Option<&'a str>,
+        actor_force_id: Nullable<Text> => Option<&'a str>,
+        closure_id: Nullable<Text> => Option<&'a str>,
+        force_id: Nullable<Text> => Option<&'a str>,
+        request_id: Nullable<Text> => Option<&'a str>,
+        details: Text => String,
+    }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
+/// A stored event. Insertable too, `seq` and all: migrate-data copies events
+/// with their keys. On PostgreSQL the writing transaction's `txid` is not in the
+/// schema and not copied: the copy's own transaction id fills it, which is what
+/// the sequencer's watermark is set against.
+#[derive(Debug, Clone, Queryable, Selectable, QueryableByName, Insertable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct EventRow {
@@ -65,34 +75,24 @@ pub fn insert_all(conn: &mut Conn, rows: &[NewEventRow]) -> AppResult<()> {
 }
 
 /// PostgreSQL: all rows in one statement whose text never changes (one array
-/// per column, unnested in order), parsed and planned once per connection.
-fn insert_all_pg<'a>(c: &mut diesel::PgConnection, rows: &[NewEventRow<'a>]) -> QueryResult<()> {
-    use diesel::sql_types::{Array, BigInt, Nullable, Text};
-    let col = |f: fn(&NewEventRow<'a>) -> Option<&'a str>| rows.iter().map(f).collect::<Vec<_>>();
-    diesel::sql_query(
-        "INSERT INTO audit_events (at, action, actor_user_id, actor_username, actor_role, \
-         actor_rank, actor_force_id, closure_id, force_id, request_id, details) \
-         SELECT at, action, actor_user_id, actor_username, actor_role, actor_rank, \
-         actor_force_id, closure_id, force_id, request_id, details \
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY \
-         AS u(at, action, actor_user_id, actor_username, actor_role, actor_rank, \
-         actor_force_id, closure_id, force_id, request_id, details, n) ORDER BY n",
-    )
-    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.at).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(rows.iter().map(|r| r.action).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_user_id))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_username))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_role))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_rank))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.actor_force_id))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.closure_id))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.force_id))
-    .bind::<Array<Nullable<Text>>, _>(col(|r| r.request_id))
-    .bind::<Array<Text>, _>(rows.iter().map(|r| r.details.as_str()).collect::<Vec<_>>())
-    .execute(c)?;
+/// per column, unnested in order), one round trip (like the closures' insert,
+/// not cached by diesel: parsed and planned each time).
+fn insert_all_pg(c: &mut diesel::PgConnection, rows: &[NewEventRow]) -> QueryResult<()> {
+    let q = diesel::sql_query(INSERT_UNNEST.as_str()).into_boxed();
+    NewEventRow::bind_arrays(q, rows).execute(c)?;
     Ok(())
 }
+
+/// The insert: every column of [`NewEventRow`] as `$1` to `$n`, stored in the
+/// order of the rows.
+static INSERT_UNNEST: LazyLock<String> = LazyLock::new(|| {
+    let cols = column_list::<NewEventRow>();
+    format!(
+        "INSERT INTO audit_events ({cols}) SELECT {cols} FROM {} WITH ORDINALITY \
+         AS u({cols}, n) ORDER BY n",
+        unnest::<NewEventRow>(1)
+    )
+});
 
 pub use crate::domain::filters::EventFilter;
 
@@ -202,4 +202,22 @@ pub fn of_closures(
         .into_iter()
         .filter(|e| actions.contains(&e.action.as_str()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::described::{check_unnest, select_list};
+    use diesel::sqlite::Sqlite;
+
+    #[test]
+    fn the_insert_names_every_column_but_seq_once_and_numbers_its_binds() {
+        let all = audit_events::table.select(audit_events::all_columns);
+        let mut columns = select_list(&diesel::debug_query::<Sqlite, _>(&all).to_string());
+        assert!(columns.remove("seq"), "{columns:?}");
+        check_unnest::<NewEventRow>(&INSERT_UNNEST, "audit_events", &columns);
+        let cols = column_list::<NewEventRow>();
+        assert!(INSERT_UNNEST.contains(&format!(") SELECT {cols} FROM unnest(")));
+        assert!(INSERT_UNNEST.ends_with(&format!(" WITH ORDINALITY AS u({cols}, n) ORDER BY n")));
+    }
 }

@@ -7,7 +7,9 @@
 //! from the target and compared with what was read from the source (the two
 //! backends may order text keys differently; the digest does not care).
 
-use crate::db::closures::ClosureRow;
+use crate::db::closures::{ClosureRow, KeyedDecisionRow};
+use crate::db::described::select_list;
+use crate::db::events::EventRow;
 use crate::db::log::{CheckpointRow, LeafRow};
 use crate::db::schema;
 use crate::db::users::UserRow;
@@ -58,25 +60,6 @@ pub trait Table: Sync {
     fn copy(&self, from: &mut Conn, to: &mut Conn) -> AppResult<Tally>;
     /// Reads every row of `c`, page by page.
     fn tally(&self, c: &mut Conn) -> AppResult<Tally>;
-}
-
-/// The column names of a rendered `SELECT a.x, a.y FROM a`.
-fn select_list(sql: &str) -> BTreeSet<String> {
-    let list = sql
-        .split_once("SELECT ")
-        .and_then(|(_, rest)| rest.split_once(" FROM "))
-        .map(|(cols, _)| cols)
-        .unwrap_or_default();
-    list.split(", ")
-        .map(|c| {
-            c.rsplit('.')
-                .next()
-                .unwrap_or(c)
-                .trim_matches('`')
-                .to_string()
-        })
-        .filter(|c| !c.is_empty())
-        .collect()
 }
 
 /// `(k1, k2, …) > (last.k1, last.k2, …)`, spelled out so that both backends
@@ -189,7 +172,7 @@ tables! {
     login_failures: LoginFailureRow, key(id), identity id;
     login_throttles: LoginThrottleRow, key(username);
     closures: ClosureRow, key(id);
-    decisions: DecisionRow, key(id), identity id;
+    decisions: KeyedDecisionRow, key(id), identity id;
     volumes: VolumeRow, key(force_id, division, month, offence_category);
     audit_events: EventRow, key(seq), identity seq;
     merkle_leaves: LeafRow, key(leaf_index);
@@ -219,42 +202,6 @@ pub struct LoginFailureRow {
 pub struct LoginThrottleRow {
     pub username: String,
     pub since: i64,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = schema::decisions)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-pub struct DecisionRow {
-    pub id: i64,
-    pub closure_id: String,
-    pub decision: String,
-    pub by_user_id: String,
-    pub by_officer_id: String,
-    pub by_rank: String,
-    pub rationale: String,
-    pub checklist: String,
-    pub decided_at: i64,
-}
-
-/// An event with its `seq`. On PostgreSQL the writing transaction's `txid` is
-/// not in the schema and not copied: the copy's own transaction id fills it,
-/// which is what the sequencer's watermark is set against.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = schema::audit_events)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-pub struct EventRow {
-    pub seq: i64,
-    pub at: i64,
-    pub action: String,
-    pub actor_user_id: Option<String>,
-    pub actor_username: Option<String>,
-    pub actor_role: Option<String>,
-    pub actor_rank: Option<String>,
-    pub actor_force_id: Option<String>,
-    pub closure_id: Option<String>,
-    pub force_id: Option<String>,
-    pub request_id: Option<String>,
-    pub details: String,
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! Sign-off's writes: a closure's transitions, and the `decisions` table.
 
+use crate::db::described::described_row;
 use crate::db::schema::{closures, decisions};
 use crate::db::{Conn, trend_versions, with_conn};
 use crate::domain::signoff::Status;
 use crate::error::AppResult;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 
 /// The latest decision, as it is copied onto the closure.
 pub struct LatestDecision<'a> {
@@ -56,20 +58,28 @@ pub fn transition(
     Ok(n == 1)
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = decisions)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-pub struct DecisionRow {
-    #[diesel(skip_insertion)]
-    pub id: i64,
-    pub closure_id: String,
-    pub decision: String,
-    pub by_user_id: String,
-    pub by_officer_id: String,
-    pub by_rank: String,
-    pub rationale: String,
-    pub checklist: String,
-    pub decided_at: i64,
+described_row! {
+    table decisions;
+    /// A decision as sign-off records it (the database assigns `id`).
+    #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+    #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+    pub struct DecisionRow {
+        #[diesel(skip_insertion)]
+        id: BigInt => i64,
+        closure_id: Text => String,
+        decision: Text => String,
+        by_user_id: Text => String,
+        by_officer_id: Text => String,
+        by_rank: Text => String,
+        rationale: Text => String,
+        checklist: Text => String,
+        decided_at: BigInt => i64,
+    }
+    also
+    /// A decision inserted with its `id`, as migrate-data copies it.
+    #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+    #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+    pub struct KeyedDecisionRow;
 }
 
 pub fn insert_decision(conn: &mut Conn, row: &DecisionRow) -> AppResult<()> {

@@ -46,7 +46,9 @@ mod insert;
 mod row;
 
 pub use crate::domain::filters::ClosureFilter;
-pub use decisions::{DecisionRow, LatestDecision, decisions_of, insert_decision, transition};
+pub use decisions::{
+    DecisionRow, KeyedDecisionRow, LatestDecision, decisions_of, insert_decision, transition,
+};
 pub use export::{export_page, for_each};
 pub use insert::insert_new;
 pub use row::ClosureRow;

@@ -1,57 +1,62 @@
-//! A closure's row, and the closure as posted rebuilt from it.
+//! A closure's row, described once (the struct, and the column arrays of
+//! PostgreSQL's insert), and the closure as posted rebuilt from it.
 
+use crate::db::described::described_row;
 use crate::db::schema::closures;
 use crate::domain::Rank;
 use crate::domain::closures::{ClosureInput, Evidence, ProposedBy, Victim};
 use crate::domain::signoff::Status;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = closures)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-pub struct ClosureRow {
-    pub id: String,
-    pub force_id: String,
-    pub source_event_id: String,
-    pub division: Option<String>,
-    pub crime_reference: String,
-    pub offence_category: String,
-    pub home_office_offence_code: Option<String>,
-    pub domestic_abuse_flag: bool,
-    pub outcome_code: i32,
-    pub named_suspect: bool,
-    pub crime_recorded_at: i64,
-    pub closure_proposed_at: i64,
-    pub proposed_by_officer_id: String,
-    pub proposed_by_rank: String,
-    pub rationale: String,
-    pub victim_wishes_recorded: Option<bool>,
-    pub evidence_led_prosecution_considered: Option<bool>,
-    pub safeguarding_in_place: Option<bool>,
-    pub victim_informed: Option<bool>,
-    pub risk_level: Option<String>,
-    pub evidence_references: String,
-    pub victim_sex: Option<String>,
-    pub victim_age_band: Option<String>,
-    pub victim_ethnicity: Option<String>,
-    pub victim_disability: Option<String>,
-    pub victim_religion_or_belief: Option<String>,
-    pub victim_sexual_orientation: Option<String>,
-    pub victim_gender_reassignment: Option<String>,
-    pub victim_marriage_or_civil_partnership: Option<String>,
-    pub victim_pregnancy_or_maternity: Option<String>,
-    pub review_flags: String,
-    pub content_hash: String,
-    pub status: String,
-    pub version: i64,
-    pub received_at: i64,
-    pub received_by_user_id: String,
-    pub decision: Option<String>,
-    pub decided_by_user_id: Option<String>,
-    pub decided_by_officer_id: Option<String>,
-    pub decided_by_rank: Option<String>,
-    pub decided_at: Option<i64>,
-    pub decision_rationale: Option<String>,
+described_row! {
+    table closures;
+    #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+    #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+    pub struct ClosureRow {
+        id: Text => String,
+        force_id: Text => String,
+        source_event_id: Text => String,
+        division: Nullable<Text> => Option<String>,
+        crime_reference: Text => String,
+        offence_category: Text => String,
+        home_office_offence_code: Nullable<Text> => Option<String>,
+        domestic_abuse_flag: Bool => bool,
+        outcome_code: Integer => i32,
+        named_suspect: Bool => bool,
+        crime_recorded_at: BigInt => i64,
+        closure_proposed_at: BigInt => i64,
+        proposed_by_officer_id: Text => String,
+        proposed_by_rank: Text => String,
+        rationale: Text => String,
+        victim_wishes_recorded: Nullable<Bool> => Option<bool>,
+        evidence_led_prosecution_considered: Nullable<Bool> => Option<bool>,
+        safeguarding_in_place: Nullable<Bool> => Option<bool>,
+        victim_informed: Nullable<Bool> => Option<bool>,
+        risk_level: Nullable<Text> => Option<String>,
+        evidence_references: Text => String,
+        victim_sex: Nullable<Text> => Option<String>,
+        victim_age_band: Nullable<Text> => Option<String>,
+        victim_ethnicity: Nullable<Text> => Option<String>,
+        victim_disability: Nullable<Text> => Option<String>,
+        victim_religion_or_belief: Nullable<Text> => Option<String>,
+        victim_sexual_orientation: Nullable<Text> => Option<String>,
+        victim_gender_reassignment: Nullable<Text> => Option<String>,
+        victim_marriage_or_civil_partnership: Nullable<Text> => Option<String>,
+        victim_pregnancy_or_maternity: Nullable<Text> => Option<String>,
+        review_flags: Text => String,
+        content_hash: Text => String,
+        status: Text => String,
+        version: BigInt => i64,
+        received_at: BigInt => i64,
+        received_by_user_id: Text => String,
+        decision: Nullable<Text> => Option<String>,
+        decided_by_user_id: Nullable<Text> => Option<String>,
+        decided_by_officer_id: Nullable<Text> => Option<String>,
+        decided_by_rank: Nullable<Text> => Option<String>,
+        decided_at: Nullable<BigInt> => Option<i64>,
+        decision_rationale: Nullable<Text> => Option<String>,
+    }
 }
 
 impl ClosureRow {
