@@ -7,6 +7,7 @@ pub mod export;
 pub mod leaf;
 pub mod log;
 pub mod merkle;
+pub mod tiles;
 pub mod verify;
 
 use crate::db::events::{self, NewEventRow};
