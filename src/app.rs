@@ -73,7 +73,7 @@ pub fn open_log(settings: &Settings, db: &Db) -> Result<Arc<Log>, String> {
         .map_err(|e| format!("cannot create {}: {e}", witness.display()))?;
     let log = Arc::new(Log::new(signer, previous, Some(witness.clone())));
     let size = log
-        .sync(db)
+        .tree_size(db)
         .map_err(|e| format!("cannot read the log: {e}"))?;
     if created && size > 0 {
         tracing::warn!(path = %witness.display(), tree_size = size,

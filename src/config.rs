@@ -36,6 +36,8 @@ pub struct Settings {
     pub checkpoint_previous_keys: String,
     pub sequencer_interval_ms: u64,
     pub sequencer_enabled: bool,
+    /// `/log`'s checkpoint and hash tiles are readable without a token.
+    pub log_public: bool,
     pub workers: usize,
     pub shutdown_timeout_seconds: u64,
     pub log_format: LogFormat,

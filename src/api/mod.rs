@@ -17,6 +17,7 @@ pub mod problems;
 pub mod reports;
 pub mod schemas;
 pub mod signoff;
+pub mod tlog;
 pub mod users;
 pub mod views;
 pub mod volumes;
@@ -60,6 +61,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(reports::outlier_report)
             .service(reports::funnel),
     );
+    cfg.service(tlog::checkpoint).service(tlog::tile);
     cfg.service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics);

@@ -123,79 +123,113 @@ impl Tree {
         }
     }
 
-    /// MTH of leaves `start..end` (end ≤ size).
-    fn range_hash(&self, start: u64, end: u64) -> Hash {
-        let n = end - start;
-        if n == 0 {
-            return empty_root();
-        }
-        if n.is_power_of_two() && start.is_multiple_of(n) {
-            let k = n.trailing_zeros() as usize;
-            return self.levels[k][(start >> k) as usize];
-        }
-        let k = split(n);
-        node_hash(
-            &self.range_hash(start, start + k),
-            &self.range_hash(start + k, end),
-        )
-    }
-
     /// The root of the first `size` leaves.
     pub fn root(&self, size: u64) -> Option<Hash> {
-        (size <= self.size()).then(|| self.range_hash(0, size))
+        (size <= self.size()).then(|| range_hash(self, 0, size))
     }
 
     /// PATH(m, D[0:n]) for leaf `m` in the tree of the first `n` leaves.
     pub fn inclusion_proof(&self, m: u64, n: u64) -> Option<Vec<Hash>> {
-        if m >= n || n > self.size() {
-            return None;
-        }
-        let mut proof = Vec::new();
-        self.path(m, 0, n, &mut proof);
-        Some(proof)
-    }
-
-    fn path(&self, m: u64, start: u64, end: u64, out: &mut Vec<Hash>) {
-        let n = end - start;
-        if n <= 1 {
-            return;
-        }
-        let k = split(n);
-        if m < k {
-            self.path(m, start, start + k, out);
-            out.push(self.range_hash(start + k, end));
-        } else {
-            self.path(m - k, start + k, end, out);
-            out.push(self.range_hash(start, start + k));
-        }
+        (n <= self.size()).then(|| inclusion_proof(self, m, n))?
     }
 
     /// PROOF(m, D[0:n]): consistency of the first `m` leaves with the first `n`.
     pub fn consistency_proof(&self, m: u64, n: u64) -> Option<Vec<Hash>> {
-        if m == 0 || m > n || n > self.size() {
-            return None;
-        }
-        let mut proof = Vec::new();
-        self.subproof(m, 0, n, true, &mut proof);
-        Some(proof)
+        (n <= self.size()).then(|| consistency_proof(self, m, n))?
     }
+}
 
-    fn subproof(&self, m: u64, start: u64, end: u64, whole: bool, out: &mut Vec<Hash>) {
-        let n = end - start;
-        if m == n {
-            if !whole {
-                out.push(self.range_hash(start, end));
-            }
-            return;
+impl Subtrees for Tree {
+    fn subtree(&self, height: u32, index: u64) -> Hash {
+        self.levels[height as usize][index as usize]
+    }
+}
+
+/// Where proofs read hashes from: the hash of the complete subtree of height
+/// `height` (2^height leaves) at `index`, covering leaves
+/// `index·2^height .. (index+1)·2^height`. Proofs ask only for subtrees inside
+/// the tree they are about, so a source may assume every one it is asked for
+/// exists.
+pub trait Subtrees {
+    fn subtree(&self, height: u32, index: u64) -> Hash;
+}
+
+/// MTH of leaves `start..end`, from complete subtrees: `start` is a multiple
+/// of the largest power of two not above `end - start`, as every range
+/// RFC 9162's recursions visit is.
+pub fn range_hash(src: &(impl Subtrees + ?Sized), start: u64, end: u64) -> Hash {
+    let n = end - start;
+    if n == 0 {
+        return empty_root();
+    }
+    if n.is_power_of_two() && start.is_multiple_of(n) {
+        let k = n.trailing_zeros();
+        return src.subtree(k, start >> k);
+    }
+    let k = split(n);
+    node_hash(
+        &range_hash(src, start, start + k),
+        &range_hash(src, start + k, end),
+    )
+}
+
+/// PATH(m, D[0:n]) for leaf `m` in the tree of the first `n` leaves.
+pub fn inclusion_proof(src: &(impl Subtrees + ?Sized), m: u64, n: u64) -> Option<Vec<Hash>> {
+    if m >= n {
+        return None;
+    }
+    let mut proof = Vec::new();
+    path(src, m, 0, n, &mut proof);
+    Some(proof)
+}
+
+fn path(src: &(impl Subtrees + ?Sized), m: u64, start: u64, end: u64, out: &mut Vec<Hash>) {
+    let n = end - start;
+    if n <= 1 {
+        return;
+    }
+    let k = split(n);
+    if m < k {
+        path(src, m, start, start + k, out);
+        out.push(range_hash(src, start + k, end));
+    } else {
+        path(src, m - k, start + k, end, out);
+        out.push(range_hash(src, start, start + k));
+    }
+}
+
+/// PROOF(m, D[0:n]): consistency of the first `m` leaves with the first `n`.
+pub fn consistency_proof(src: &(impl Subtrees + ?Sized), m: u64, n: u64) -> Option<Vec<Hash>> {
+    if m == 0 || m > n {
+        return None;
+    }
+    let mut proof = Vec::new();
+    subproof(src, m, 0, n, true, &mut proof);
+    Some(proof)
+}
+
+fn subproof(
+    src: &(impl Subtrees + ?Sized),
+    m: u64,
+    start: u64,
+    end: u64,
+    whole: bool,
+    out: &mut Vec<Hash>,
+) {
+    let n = end - start;
+    if m == n {
+        if !whole {
+            out.push(range_hash(src, start, end));
         }
-        let k = split(n);
-        if m <= k {
-            self.subproof(m, start, start + k, whole, out);
-            out.push(self.range_hash(start + k, end));
-        } else {
-            self.subproof(m - k, start + k, end, false, out);
-            out.push(self.range_hash(start, start + k));
-        }
+        return;
+    }
+    let k = split(n);
+    if m <= k {
+        subproof(src, m, start, start + k, whole, out);
+        out.push(range_hash(src, start + k, end));
+    } else {
+        subproof(src, m - k, start + k, end, false, out);
+        out.push(range_hash(src, start, start + k));
     }
 }
 

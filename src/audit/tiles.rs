@@ -2,11 +2,12 @@
 //! tiles of 256 hashes at levels 0 to 63, their paths, which tiles a tree size
 //! has, and a builder that turns leaf hashes into tiles as a log integrates them.
 //!
-//! The builder is what the sequencer will store tiles with (issue 12); it holds
-//! only the right edge of the tree (at most 255 hashes per level), so it needs no
-//! memory that grows with the log.
+//! The builder is what the sequencer stores tiles with; it holds only the right
+//! edge of the tree (at most 255 hashes per level), so it needs no memory that
+//! grows with the log. Proofs read the tiles they need ([`WantedTiles`], then
+//! [`LoadedTiles`]) through [`Subtrees`].
 
-use super::merkle::{Hash, empty_root, node_hash};
+use super::merkle::{Hash, Subtrees, empty_root, node_hash};
 
 /// Hashes per full tile.
 pub const TILE_WIDTH: u64 = 256;
@@ -220,6 +221,19 @@ impl TileBuilder {
             .map_or(&[], Vec::as_slice)
     }
 
+    /// Every level's partial tile: `(level, tile_index, hashes)`, lowest level
+    /// first, levels without one left out.
+    pub fn tails(&self) -> impl Iterator<Item = (u8, u64, &[Hash])> {
+        self.tails
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(l, t)| {
+                let level = l as u8;
+                (level, level_layout(self.size, level).0, t.as_slice())
+            })
+    }
+
     /// Appends one leaf hash; returns the full tiles it completed, lowest level first.
     pub fn push(&mut self, leaf: Hash) -> Vec<FullTile> {
         self.size += 1;
@@ -270,6 +284,95 @@ impl TileBuilder {
                 .fold(*last, |acc, left| node_hash(left, &acc)),
         }
     }
+}
+
+/// Where the hashes of a complete subtree live: the level of tiles that holds
+/// them, the tile, and the span of hashes in it whose perfect root it is (a
+/// subtree of height `8·level + r` is the root of `2^r` adjacent hashes of
+/// one tile at `level`).
+pub fn subtree_location(height: u32, index: u64) -> (u8, u64, std::ops::Range<usize>) {
+    let level = (height / 8) as u8;
+    let r = height % 8;
+    let first = index << r;
+    let offset = (first % TILE_WIDTH) as usize;
+    (level, first / TILE_WIDTH, offset..offset + (1usize << r))
+}
+
+/// The tiles a computation over [`Subtrees`] reads, recorded by running it once
+/// with placeholder hashes (a proof's shape does not depend on the values).
+#[derive(Debug, Default)]
+pub struct WantedTiles(std::cell::RefCell<std::collections::BTreeSet<(u8, u64)>>);
+
+impl WantedTiles {
+    /// `(level, tile_index)`, in order.
+    pub fn tiles(&self) -> Vec<(u8, u64)> {
+        self.0.borrow().iter().copied().collect()
+    }
+}
+
+impl Subtrees for WantedTiles {
+    fn subtree(&self, height: u32, index: u64) -> Hash {
+        let (level, tile, _) = subtree_location(height, index);
+        self.0.borrow_mut().insert((level, tile));
+        [0; 32]
+    }
+}
+
+/// Tiles read from storage, full or partial, as a source of subtree hashes.
+/// A subtree whose tile is missing or too short gives a placeholder and marks
+/// the set as incomplete, which the caller turns into an error: storage that
+/// lacks a tile it should have is damaged, not a reason to panic.
+#[derive(Debug, Default)]
+pub struct LoadedTiles {
+    tiles: std::collections::HashMap<(u8, u64), Vec<Hash>>,
+    missing: std::cell::Cell<bool>,
+}
+
+impl LoadedTiles {
+    /// Adds a tile from its stored bytes; `false` when they are not whole hashes.
+    pub fn insert(&mut self, level: u8, index: u64, bytes: &[u8]) -> bool {
+        let Some(hashes) = hashes_of(bytes) else {
+            return false;
+        };
+        self.tiles.insert((level, index), hashes);
+        true
+    }
+
+    /// Whether a subtree asked for was not in the tiles loaded.
+    pub fn incomplete(&self) -> bool {
+        self.missing.get()
+    }
+}
+
+impl Subtrees for LoadedTiles {
+    fn subtree(&self, height: u32, index: u64) -> Hash {
+        let (level, tile, span) = subtree_location(height, index);
+        match self.tiles.get(&(level, tile)).and_then(|t| t.get(span)) {
+            Some(hashes) => perfect_root(hashes),
+            None => {
+                self.missing.set(true);
+                [0; 32]
+            }
+        }
+    }
+}
+
+/// Stored tile bytes as hashes; `None` unless a whole number of 32-byte hashes.
+pub fn hashes_of(bytes: &[u8]) -> Option<Vec<Hash>> {
+    if !bytes.len().is_multiple_of(32) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(32)
+            .map(|c| c.try_into().expect("32 bytes"))
+            .collect(),
+    )
+}
+
+/// Hashes as tile bytes.
+pub fn bytes_of(hashes: &[Hash]) -> Vec<u8> {
+    hashes.concat()
 }
 
 #[cfg(test)]

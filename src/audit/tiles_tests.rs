@@ -1,5 +1,5 @@
 use super::*;
-use crate::audit::merkle::{Frontier, Tree, leaf_hash};
+use crate::audit::merkle::{Frontier, Tree, leaf_hash, range_hash};
 
 #[test]
 fn index_paths_as_the_spec_writes_them() {
@@ -137,4 +137,77 @@ fn a_builder_resumes_from_its_stored_tails() {
         Some(TileBuilder::default())
     );
     assert_eq!(TileBuilder::default().root(), empty_root());
+}
+
+/// The tiles a builder stored for `n` leaves, loaded as a proof would load them.
+fn stored(n: u64) -> (Tree, LoadedTiles) {
+    let mut tree = Tree::new();
+    let mut b = TileBuilder::default();
+    let mut loaded = LoadedTiles::default();
+    for h in leaves(n) {
+        tree.push(h);
+        for t in b.push(h) {
+            assert!(loaded.insert(t.level, t.index, &bytes_of(&t.hashes)));
+        }
+    }
+    for (level, index, hashes) in b.tails() {
+        assert!(loaded.insert(level, index, &bytes_of(hashes)));
+    }
+    (tree, loaded)
+}
+
+#[test]
+fn proofs_from_tiles_are_the_tree_s_proofs() {
+    // Sizes around tile edges at levels 0 and 1 (256 and 65,536 leaves).
+    for n in [
+        1u64, 2, 3, 255, 256, 257, 511, 512, 1000, 65_535, 65_536, 65_537, 70_000,
+    ] {
+        let (tree, tiles) = stored(n);
+        let sizes = [1, 2, n / 3 + 1, n / 2, n.saturating_sub(1), n];
+        for &size in sizes.iter().filter(|&&s| s >= 1 && s <= n) {
+            assert_eq!(
+                range_hash(&tiles, 0, size),
+                tree.root(size).unwrap(),
+                "root {size} of {n}"
+            );
+            for m in [0, size / 2, size - 1] {
+                assert_eq!(
+                    crate::audit::merkle::inclusion_proof(&tiles, m, size),
+                    tree.inclusion_proof(m, size),
+                    "inclusion {m} in {size} of {n}"
+                );
+            }
+            for first in [1, size / 2, size] {
+                if first >= 1 {
+                    assert_eq!(
+                        crate::audit::merkle::consistency_proof(&tiles, first, size),
+                        tree.consistency_proof(first, size),
+                        "consistency {first} → {size} of {n}"
+                    );
+                }
+            }
+        }
+        assert!(
+            !tiles.incomplete(),
+            "a proof asked for a tile not stored ({n})"
+        );
+    }
+}
+
+#[test]
+fn a_proof_reads_only_the_tiles_it_names() {
+    let (_, tiles) = stored(70_000);
+    let wanted = WantedTiles::default();
+    let proof = crate::audit::merkle::inclusion_proof(&wanted, 69_999, 70_000);
+    assert!(proof.is_some());
+    // Leaf 69,999's tile at level 0 (273), its level-1 tile (1) and level 1's
+    // full tile 0: nothing else.
+    let names = wanted.tiles();
+    assert!(names.contains(&(0, 273)), "{names:?}");
+    assert!(names.len() <= 4, "{names:?}");
+    // And a proof over a tile missing from storage is noticed, not a panic.
+    let missing = LoadedTiles::default();
+    let _ = crate::audit::merkle::inclusion_proof(&missing, 3, 300);
+    assert!(missing.incomplete());
+    assert!(!tiles.incomplete());
 }

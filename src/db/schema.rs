@@ -158,6 +158,26 @@ diesel::table! {
     log_state (id) {
         id -> Integer,
         watermark -> BigInt,
+        /// Leaves the tiles hold.
+        tree_size -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Full tiles: 256 hashes of 32 bytes, as tlog-tiles serves them.
+    merkle_tiles (level, tile_index) {
+        level -> Integer,
+        tile_index -> BigInt,
+        hashes -> Binary,
+    }
+}
+
+diesel::table! {
+    /// Each level's partial tile: fewer than 256 hashes.
+    merkle_tile_tails (level) {
+        level -> Integer,
+        tile_index -> BigInt,
+        hashes -> Binary,
     }
 }
 
@@ -180,5 +200,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     merkle_leaves,
     checkpoints,
     log_state,
+    merkle_tiles,
+    merkle_tile_tails,
     trend_versions
 );

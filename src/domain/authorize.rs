@@ -33,6 +33,10 @@ pub enum Action {
     ReadAuditLog,
     /// Run `/audit/verify`.
     VerifyLog,
+    /// Read the checkpoint and hash tiles under `/log` when the log is not public.
+    ReadTiles,
+    /// Read entry bundles under `/log` (the events themselves: personal data).
+    ReadEntries,
     /// CSV extracts, trend tables and outlier reports.
     Export,
     /// Create, list, read and change users.
@@ -40,7 +44,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::PostClosures,
         Action::SetVolumes,
         Action::ReadClosures,
@@ -48,6 +52,8 @@ impl Action {
         Action::Reopen,
         Action::ReadAuditLog,
         Action::VerifyLog,
+        Action::ReadTiles,
+        Action::ReadEntries,
         Action::Export,
         Action::ManageUsers,
     ];
@@ -86,12 +92,14 @@ pub enum Rule {
     PosterCannotDecide,
     AuditLogReaders,
     VerifiedByAuditorsAndAdmins,
+    TileReaders,
+    NationalAuditorsOnly,
     AuditorsOnly,
     AdminsOnly,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 14] = [
         Rule::PostersOnly,
         Rule::OwnForceOnly,
         Rule::VolumesByForceSystem,
@@ -102,6 +110,8 @@ impl Rule {
         Rule::PosterCannotDecide,
         Rule::AuditLogReaders,
         Rule::VerifiedByAuditorsAndAdmins,
+        Rule::TileReaders,
+        Rule::NationalAuditorsOnly,
         Rule::AuditorsOnly,
         Rule::AdminsOnly,
     ];
@@ -127,6 +137,12 @@ impl Rule {
             }
             Rule::AuditLogReaders => "the audit log is read by auditors and admins",
             Rule::VerifiedByAuditorsAndAdmins => "the audit log is verified by auditors and admins",
+            Rule::TileReaders => {
+                "this log's checkpoint and tiles are read by auditors, admins and witnesses"
+            }
+            Rule::NationalAuditorsOnly => {
+                "the log's entries hold personal data and are read by national auditors only"
+            }
             Rule::AuditorsOnly => "exports and reports are for auditors",
             Rule::AdminsOnly => "only an admin may manage users",
         }
@@ -145,6 +161,8 @@ impl Rule {
             Rule::PosterCannotDecide => "poster_cannot_decide",
             Rule::AuditLogReaders => "audit_log_reader_role_required",
             Rule::VerifiedByAuditorsAndAdmins => "verifier_role_required",
+            Rule::TileReaders => "tile_reader_role_required",
+            Rule::NationalAuditorsOnly => "national_auditor_required",
             Rule::AuditorsOnly => "auditor_role_required",
             Rule::AdminsOnly => "admin_role_required",
         }
@@ -251,6 +269,11 @@ pub fn authorize(caller: &Caller, action: Action, resource: Resource) -> Verdict
         Action::VerifyLog => forbid_unless(
             matches!(role, Auditor | Admin),
             Rule::VerifiedByAuditorsAndAdmins,
+        ),
+        Action::ReadTiles => forbid_unless(matches!(role, Auditor | Admin), Rule::TileReaders),
+        Action::ReadEntries => forbid_unless(
+            role == Auditor && caller.force_id.is_none(),
+            Rule::NationalAuditorsOnly,
         ),
         Action::Export => forbid_unless(role == Auditor, Rule::AuditorsOnly),
         Action::ManageUsers => forbid_unless(role == Admin, Rule::AdminsOnly),

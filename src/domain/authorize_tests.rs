@@ -29,12 +29,20 @@ const MAY: &[(Role, &[Action])] = &[
             Action::ReadClosures,
             Action::ReadAuditLog,
             Action::VerifyLog,
+            Action::ReadTiles,
+            // A national auditor only: see `expected`.
+            Action::ReadEntries,
             Action::Export,
         ],
     ),
     (
         Role::Admin,
-        &[Action::ManageUsers, Action::ReadAuditLog, Action::VerifyLog],
+        &[
+            Action::ManageUsers,
+            Action::ReadAuditLog,
+            Action::VerifyLog,
+            Action::ReadTiles,
+        ],
     ),
 ];
 
@@ -127,6 +135,10 @@ fn expected(
     let national = role == Role::Auditor && force.is_none();
     let other_force = matches!(t, Target::OtherForce | Target::OtherForcesClosure);
     let needs_force = FORCE_BOUND.contains(&action) && !national;
+    // API.md: entry bundles "need a national auditor's token always".
+    if action == Action::ReadEntries && !national {
+        return Verdict::Forbidden(Rule::NationalAuditorsOnly);
+    }
     if !may_at_all
         || (needs_force && force.is_none() && action != Action::Decide && action != Action::Reopen)
     {
@@ -175,6 +187,8 @@ fn role_rule(action: Action) -> Rule {
         Action::Decide | Action::Reopen => Rule::OfficersOnly,
         Action::ReadAuditLog => Rule::AuditLogReaders,
         Action::VerifyLog => Rule::VerifiedByAuditorsAndAdmins,
+        Action::ReadTiles => Rule::TileReaders,
+        Action::ReadEntries => Rule::NationalAuditorsOnly,
         Action::Export => Rule::AuditorsOnly,
         Action::ManageUsers => Rule::AdminsOnly,
     }
@@ -207,7 +221,10 @@ fn every_combination_matches_the_contract() {
             }
         }
     }
-    assert_eq!(checked, 4 * 15 * 2 * 9 * 8);
+    assert_eq!(
+        checked,
+        Role::ALL.len() * 15 * 2 * Action::ALL.len() * TARGETS.len()
+    );
 }
 
 #[test]

@@ -181,8 +181,17 @@ tables! {
 
 /// Tables the sequencer, the trend cache or diesel keep that are not data to
 /// copy (`trend_versions` only tells a process when its cached trend tables are
-/// stale; the target starts its own).
-pub const NOT_COPIED: [&str; 3] = ["log_state", "trend_versions", "__diesel_schema_migrations"];
+/// stale; the target starts its own). The tiles are not copied either: they
+/// follow from the leaves, and the target's first start builds them from the
+/// copied leaf hashes (its `log_state.tree_size` starts at 0), so that the
+/// copy cannot carry a tile that disagrees with its leaves.
+pub const NOT_COPIED: [&str; 5] = [
+    "log_state",
+    "trend_versions",
+    "merkle_tiles",
+    "merkle_tile_tails",
+    "__diesel_schema_migrations",
+];
 
 // Row types for the tables whose own row types leave out a column on insert
 // (the key the database assigns), or that have none.

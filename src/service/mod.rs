@@ -13,6 +13,7 @@ pub mod login;
 pub mod permit;
 pub mod reports;
 pub mod signoff;
+pub mod tlog;
 pub mod users;
 pub mod volumes;
 

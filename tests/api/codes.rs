@@ -46,7 +46,8 @@ fn approval(checklist: Value) -> Value {
 }
 
 async fn each_refusal_has_its_code(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // A log that is not public, so that reading its tiles has a rule too.
+    let app = TestApp::spawn_with(b, |s| s.log_public = false).await;
     let (_, sys) = app.user("force_system", Some("kent"), None).await;
     let (_, auditor) = app.user("auditor", None, None).await;
     let (_, sergeant) = app.officer("kent", "sergeant", "SG1").await;
@@ -115,6 +116,11 @@ async fn each_refusal_has_its_code(b: Backend) {
     seen.insert(refused(res, "auditor_role_required").await);
     let res = app.get("/api/v1/users", &auditor).await;
     seen.insert(refused(res, "admin_role_required").await);
+    let res = app.get("/log/checkpoint", &sys).await;
+    seen.insert(refused(res, "tile_reader_role_required").await);
+    let (_, force_auditor) = app.user("auditor", Some("kent"), None).await;
+    let res = app.get("/log/tile/entries/000", &force_auditor).await;
+    seen.insert(refused(res, "national_auditor_required").await);
     let all: BTreeSet<String> = Rule::ALL.iter().map(|r| r.code().to_string()).collect();
     assert_eq!(seen, all);
 }

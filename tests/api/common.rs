@@ -552,13 +552,15 @@ impl TestApp {
             self.sql(
                 "DROP TRIGGER audit_events_append_only ON audit_events; \
                  DROP TRIGGER merkle_leaves_append_only ON merkle_leaves; \
-                 DROP TRIGGER checkpoints_append_only ON checkpoints;",
+                 DROP TRIGGER checkpoints_append_only ON checkpoints; \
+                 DROP TRIGGER merkle_tiles_append_only ON merkle_tiles;",
             );
         } else {
             self.sql(
                 "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; \
                  DROP TRIGGER merkle_leaves_no_update; DROP TRIGGER merkle_leaves_no_delete; \
-                 DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete;",
+                 DROP TRIGGER checkpoints_no_update; DROP TRIGGER checkpoints_no_delete; \
+                 DROP TRIGGER merkle_tiles_no_update; DROP TRIGGER merkle_tiles_no_delete;",
             );
         }
     }

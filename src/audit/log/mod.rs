@@ -1,13 +1,31 @@
-//! The tamper-evident log: an in-memory Merkle tree kept in step with the
-//! `merkle_leaves` table, and the sequencer that integrates committed events
-//! and signs a checkpoint after each round, in the manner of Trillian's
-//! integrator. Ingest never waits for it: events are written with the change
-//! they record, and the sequencer follows within a fraction of a second.
+//! The tamper-evident log: the sequencer that integrates committed events
+//! into a Merkle tree stored as tlog-tiles, signs a checkpoint after each
+//! round (in the manner of Trillian Tessera's integrator), and the proofs and
+//! roots computed from the stored tiles. Ingest never waits for it: events are
+//! written with the change they record, and the sequencer follows within a
+//! fraction of a second. No instance holds the tree in memory, and start-up
+//! reads no leaves.
 //!
-//! With several instances on one PostgreSQL, a round runs under a
-//! transaction-scoped advisory lock, so exactly one instance sequences at a
-//! time and the log never forks; the others keep their trees in step by reading
-//! the leaves.
+//! # Invariants (what the tables hold between rounds)
+//! - `merkle_leaves` holds leaves `0..n`, each naming one event by `seq`;
+//!   append-only. On SQLite leaves follow `seq` order; on PostgreSQL, the
+//!   order in which transactions became final (see [`crate::db::log::pending_events`]).
+//! - `log_state.tree_size` = `n`: the leaves the tiles hold. `merkle_tiles`
+//!   holds every full tile of the tree of `n` leaves (written once,
+//!   append-only), and `merkle_tile_tails` each level's partial tile of that
+//!   tree (rewritten by every round); together they are tlog-tiles v0.1.0's
+//!   tiles of size `n`, so a partial tile of width `W` for any size up to `n` is
+//!   a prefix of the full tile or of the partial one.
+//! - A round writes the leaves, the tiles, the edge, `tree_size` and the
+//!   checkpoint of the new size in one transaction, under the sequencer's lock
+//!   (PostgreSQL: an advisory lock, so exactly one instance sequences at a time
+//!   and the log never forks; SQLite: its one writer). A round that fails
+//!   leaves nothing behind, and the next resumes from what is stored.
+//! - Every checkpoint's size is at most `tree_size`, and its root is the
+//!   root of the tiles at that size.
+//! - The only exception: a log from before tiles has leaves beyond
+//!   `tree_size`; rounds build their tiles from the stored leaf hashes first
+//!   ([`Log::catch_up`]) before integrating anything new.
 //!
 //! Every checkpoint this instance signs is also appended to a witness file
 //! outside the database (`<data_dir>/checkpoints.ndjson`): someone who can
@@ -15,18 +33,17 @@
 
 mod proofs;
 mod sequencer;
-mod tree;
+mod stored;
 mod witness;
 
 use super::checkpoint::{SignedCheckpoint, Signer, TrustedKey};
-use super::merkle::{Tree, to_hex};
+use super::merkle::to_hex;
 use crate::db::log::CheckpointRow;
 use crate::db::rfc3339;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::RwLock;
 use std::sync::atomic::AtomicBool;
 
 /// A checkpoint as the API returns it.
@@ -62,7 +79,6 @@ impl CheckpointView {
 }
 
 pub struct Log {
-    tree: RwLock<Tree>,
     pub signer: Signer,
     /// Keys whose checkpoints are trusted: this one, and earlier ones after a rotation.
     pub trusted: Vec<TrustedKey>,
@@ -70,6 +86,8 @@ pub struct Log {
     stop: AtomicBool,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     lag: sequencer::Lag,
+    /// Rounds are building tiles for leaves stored before tiles.
+    catching_up: AtomicBool,
 }
 
 impl Log {
@@ -77,18 +95,14 @@ impl Log {
         let mut trusted = vec![signer.trusted()];
         trusted.extend(previous_keys);
         Log {
-            tree: RwLock::new(Tree::new()),
             signer,
             trusted,
             witness,
             stop: AtomicBool::new(false),
             thread: Default::default(),
             lag: sequencer::Lag::new(),
+            catching_up: AtomicBool::new(false),
         }
-    }
-
-    pub fn size(&self) -> u64 {
-        self.tree.read().expect("tree lock").size()
     }
 }
 

@@ -1,43 +1,43 @@
-//! Proofs: inclusion and consistency, from the tree cache.
+//! Proofs and roots, from the stored tiles.
 
 use super::Log;
-use crate::audit::merkle::Hash;
-use crate::db::Db;
+use super::stored::over_tiles;
+use crate::audit::merkle::{self, Hash};
+use crate::db::tiles as store;
+use crate::db::{Conn, Db};
+use crate::domain::validation::FieldRule;
 use crate::error::{AppError, AppResult};
 
-impl Log {
-    /// Makes sure the tree holds `size` leaves, reading any it lacks; 422 when
-    /// the log is not that large.
-    fn ensure(&self, db: &Db, size: u64, field: &str) -> AppResult<()> {
-        if self.size() < size {
-            self.sync(db)?;
-        }
-        let have = self.size();
-        if have < size {
-            return Err(AppError::field(
-                field,
-                crate::domain::validation::FieldRule::OutOfRange,
-                format!("the log holds {have} leaves"),
-            ));
-        }
-        Ok(())
+/// 422 unless the stored tree holds at least `size` leaves.
+fn within(c: &mut Conn, size: u64, field: &str) -> AppResult<()> {
+    let have = store::tree_size(c)?;
+    if (have as u64) < size {
+        return Err(AppError::field(
+            field,
+            FieldRule::OutOfRange,
+            format!("the log holds {have} leaves"),
+        ));
     }
+    Ok(())
+}
 
+impl Log {
     /// The leaf hash and audit path of leaf `index` in the tree of `size`.
     pub fn inclusion(&self, db: &Db, index: u64, size: u64) -> AppResult<(Hash, Vec<Hash>)> {
         if index >= size {
             return Err(AppError::field(
                 "leaf_index",
-                crate::domain::validation::FieldRule::OutOfRange,
+                FieldRule::OutOfRange,
                 "must be less than tree_size",
             ));
         }
-        self.ensure(db, size, "tree_size")?;
-        let tree = self.tree.read().expect("tree lock");
-        Ok((
-            tree.leaf(index).expect("leaf"),
-            tree.inclusion_proof(index, size).expect("in range"),
-        ))
+        db.read_blocking(|c| {
+            within(c, size, "tree_size")?;
+            over_tiles(c, |t| {
+                let path = merkle::inclusion_proof(t, index, size).unwrap_or_default();
+                (t.subtree(0, index), path)
+            })
+        })
     }
 
     /// The consistency proof between the trees of `first` and `second` leaves.
@@ -45,23 +45,33 @@ impl Log {
         if first == 0 {
             return Err(AppError::field(
                 "first",
-                crate::domain::validation::FieldRule::OutOfRange,
+                FieldRule::OutOfRange,
                 "must be at least 1",
             ));
         }
         if first > second {
             return Err(AppError::field(
                 "second",
-                crate::domain::validation::FieldRule::RangeReversed,
+                FieldRule::RangeReversed,
                 "must not be less than first",
             ));
         }
-        self.ensure(db, second, "second")?;
-        Ok(self
-            .tree
-            .read()
-            .expect("tree lock")
-            .consistency_proof(first, second)
-            .expect("in range"))
+        db.read_blocking(|c| {
+            within(c, second, "second")?;
+            over_tiles(c, |t| {
+                merkle::consistency_proof(t, first, second).unwrap_or_default()
+            })
+        })
+    }
+
+    /// The root of the tree of `size` leaves (at most the stored size).
+    pub fn root(c: &mut Conn, size: u64) -> AppResult<Hash> {
+        within(c, size, "tree_size")?;
+        over_tiles(c, |t| merkle::range_hash(t, 0, size))
+    }
+
+    /// Leaves the stored tree holds.
+    pub fn tree_size(&self, db: &Db) -> AppResult<u64> {
+        Ok(db.read_blocking(store::tree_size)? as u64)
     }
 }

@@ -1,11 +1,13 @@
 //! The sequencer: rounds that integrate committed events and sign a
 //! checkpoint, on a thread of their own.
 
-use super::Log;
+use super::{Log, stored};
 use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::leaf::CanonicalEvent;
 use crate::audit::merkle::{from_hex, to_hex};
+use crate::audit::tiles::{FullTile, TileBuilder, bytes_of};
 use crate::db::log::{self as store, CheckpointRow, LeafRow};
+use crate::db::tiles::{self, TailRow, TileRow};
 use crate::db::{Conn, Db, now_micros};
 use crate::error::AppResult;
 use base64::Engine;
@@ -16,6 +18,9 @@ use std::time::Duration;
 
 /// Events integrated per round at most.
 const ROUND_LIMIT: i64 = 20_000;
+
+/// Leaves stored before tiles that one round builds tiles for, at most.
+const CATCH_UP_LIMIT: i64 = 200_000;
 
 /// How long committed events may be held back before the sequencer warns.
 const STALL_WARNING: Duration = Duration::from_secs(5);
@@ -46,18 +51,23 @@ impl Lag {
 }
 
 impl Log {
-    /// One sequencer round: integrate the events that are ready and sign a
-    /// checkpoint of the new size. `None` when another instance holds the lock
-    /// or there was nothing to do.
+    /// One sequencer round: integrate the events that are ready, store the
+    /// tiles they complete and the new right edge, and sign a checkpoint of the
+    /// new size, all in one transaction. `None` when another instance holds the
+    /// lock, there was nothing to do, or the round only built tiles for leaves
+    /// stored before tiles were (see [`Log::catch_up`]).
     pub fn round(&self, db: &Db) -> AppResult<Option<SignedCheckpoint>> {
-        let mut tree = self.tree.write().expect("tree lock");
-        let mut settled = tree.size();
-        let result = db.write_blocking(|c| {
+        let cp = db.write_blocking(|c| {
             if !store::try_sequencer_lock(c)? {
                 return Ok(None);
             }
-            Self::sync_into(&mut tree, c)?;
-            settled = tree.size();
+            let mut edge = stored::edge(c)?;
+            let start = edge.size();
+            let mut full = Vec::new();
+            if !self.catch_up(c, &mut edge, &mut full)? {
+                write_edge(c, &edge, &full)?;
+                return Ok(None);
+            }
             let store::Pending {
                 events,
                 watermark,
@@ -70,40 +80,67 @@ impl Log {
             if let Some(h) = horizon {
                 self.watch_horizon(c, h)?;
             }
-            if events.is_empty() && latest.is_some_and(|l| l.tree_size as u64 == settled) {
+            let signed = latest.is_some_and(|l| l.tree_size as u64 == edge.size());
+            if events.is_empty() && signed {
+                if edge.size() != start {
+                    write_edge(c, &edge, &full)?;
+                }
                 return Ok(None);
             }
-            let leaves: Vec<LeafRow> = events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| LeafRow {
-                    leaf_index: settled as i64 + i as i64,
+            let from = edge.size() as i64;
+            let mut leaves = Vec::with_capacity(events.len());
+            for (i, e) in events.iter().enumerate() {
+                let hash = CanonicalEvent::from_row(e).leaf_hash();
+                full.extend(edge.push(hash));
+                leaves.push(LeafRow {
+                    leaf_index: from + i as i64,
                     seq: e.seq,
-                    leaf_hash: to_hex(&CanonicalEvent::from_row(e).leaf_hash()),
-                })
-                .collect();
-            store::insert_leaves(c, &leaves)?;
-            for l in &leaves {
-                tree.push(from_hex(&l.leaf_hash).expect("own hex"));
+                    leaf_hash: to_hex(&hash),
+                });
             }
-            let size = tree.size();
-            let cp = self.signer.sign(size, &tree.root(size).expect("size"));
+            store::insert_leaves(c, &leaves)?;
+            write_edge(c, &edge, &full)?;
+            let cp = self.signer.sign(edge.size(), &edge.root());
             store::insert_checkpoint(c, &checkpoint_row(&cp))?;
             Ok(Some(cp))
-        });
-        match result {
-            Ok(cp) => {
-                drop(tree);
-                if let Some(cp) = &cp {
-                    self.witness(cp);
-                }
-                Ok(cp)
-            }
-            Err(e) => {
-                tree.truncate(settled);
-                Err(e)
-            }
+        })?;
+        if let Some(cp) = &cp {
+            self.witness(cp);
         }
+        Ok(cp)
+    }
+
+    /// Leaves stored before the tiles were (a log from before tiles, or a
+    /// round that stored leaves and tiles but was interrupted cannot leave
+    /// that: they commit together) are pushed into the edge, at most
+    /// [`CATCH_UP_LIMIT`] per round; `true` once the tiles hold every leaf.
+    fn catch_up(
+        &self,
+        c: &mut Conn,
+        edge: &mut TileBuilder,
+        full: &mut Vec<FullTile>,
+    ) -> AppResult<bool> {
+        let stored = tiles::leaves_stored(c)?;
+        if stored as u64 <= edge.size() {
+            self.catching_up.store(false, Ordering::Relaxed);
+            return Ok(true);
+        }
+        if !self.catching_up.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                tiled = edge.size(),
+                leaves = stored,
+                "building tiles for leaves stored before tiles"
+            );
+        }
+        let from = edge.size() as i64;
+        let rows = store::leaves_from(c, from, CATCH_UP_LIMIT)?;
+        for (i, r) in rows.iter().enumerate() {
+            let hash = from_hex(&r.leaf_hash)
+                .filter(|_| r.leaf_index == from + i as i64)
+                .ok_or_else(|| stored::damaged(format!("leaf {}", from + i as i64)))?;
+            full.extend(edge.push(hash));
+        }
+        Ok(edge.size() >= stored as u64)
     }
 
     /// PostgreSQL: how far events committed are held back from the tree by an
@@ -148,7 +185,9 @@ impl Log {
             .spawn(move || {
                 let mut failing = false;
                 while !log.stop.load(Ordering::Relaxed) {
-                    match log.round(&db) {
+                    let result = log.round(&db);
+                    let behind = log.catching_up.load(Ordering::Relaxed);
+                    match result {
                         Ok(_) if failing => {
                             tracing::info!("sequencer: recovered");
                             failing = false;
@@ -160,7 +199,9 @@ impl Log {
                         }
                         Err(_) => {}
                     }
-                    std::thread::sleep(interval);
+                    if !behind || failing {
+                        std::thread::sleep(interval);
+                    }
                 }
             })
             .expect("sequencer thread");
@@ -179,6 +220,29 @@ impl Log {
             let _ = h.join();
         }
     }
+}
+
+/// Stores the tiles a round completed, the new right edge and its size.
+fn write_edge(c: &mut Conn, edge: &TileBuilder, full: &[FullTile]) -> AppResult<()> {
+    let rows: Vec<TileRow> = full
+        .iter()
+        .map(|t| TileRow {
+            level: i32::from(t.level),
+            tile_index: t.index as i64,
+            hashes: bytes_of(&t.hashes),
+        })
+        .collect();
+    tiles::insert_tiles(c, &rows)?;
+    let tails: Vec<TailRow> = edge
+        .tails()
+        .map(|(level, index, hashes)| TailRow {
+            level: i32::from(level),
+            tile_index: index as i64,
+            hashes: bytes_of(hashes),
+        })
+        .collect();
+    tiles::replace_tails(c, &tails)?;
+    tiles::set_tree_size(c, edge.size() as i64)
 }
 
 fn checkpoint_row(cp: &SignedCheckpoint) -> CheckpointRow {

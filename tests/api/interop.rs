@@ -1,0 +1,185 @@
+//! Interoperability with a transparency-log client nobody here wrote:
+//! `aics-tlog` (PyPI) verifies our checkpoint, an inclusion proof and a
+//! consistency proof straight from our tiles, and notices a fork injected on
+//! purpose. `.ci/aics` installs it into `target/aics-venv`; under `CI=true`
+//! its absence fails the test rather than skipping it.
+
+use crate::common::*;
+use crate::on_both_backends;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+on_both_backends!(aics_tlog_verifies_our_tiles_and_sees_a_fork);
+
+/// The `aics-tlog` program, or `None` (outside CI only) when not installed.
+fn aics_tlog() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/aics-venv/bin/aics-tlog");
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing: .ci/aics installs it",
+        p.display()
+    );
+    eprintln!("skipped: aics-tlog not installed (run .ci/aics)");
+    None
+}
+
+/// Runs aics-tlog with `args`; (success, what it printed).
+async fn run(tool: &Path, args: Vec<String>) -> (bool, String) {
+    let tool = tool.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(&tool)
+            .args(&args)
+            .output()
+            .expect("run aics-tlog");
+        let text = format!(
+            "{} {}\n{}{}",
+            tool.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    })
+    .await
+    .unwrap()
+}
+
+async fn post_closures(app: &TestApp, sys: &str, tag: &str, n: usize) {
+    let items: Vec<Value> = (0..n)
+        .map(|i| closure_body("kent", &format!("{tag}-{i}")))
+        .collect();
+    let res = app
+        .post("/api/v1/closures/batch", sys, &json!({ "closures": items }))
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+}
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+async fn aics_tlog_verifies_our_tiles_and_sees_a_fork(b: Backend) {
+    let Some(tool) = aics_tlog() else { return };
+    let app = TestApp::spawn(b).await;
+    let (_, sys) = app.user("force_system", Some("kent"), None).await;
+    let (_, national) = app.user("auditor", None, None).await;
+    let key: Value = app
+        .get("/api/v1/audit/public-key", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let vkey = key["verifier_key"].as_str().unwrap().to_string();
+    let tiles = app.url("/log");
+    let work = tempfile::tempdir().unwrap();
+
+    post_closures(&app, &sys, "AICS-A", 300).await;
+    let old = app.settle().await;
+    let old_size = old["tree_size"].as_u64().unwrap();
+    let old_note = work.path().join("old.note");
+    std::fs::write(&old_note, old["note"].as_str().unwrap()).unwrap();
+    post_closures(&app, &sys, "AICS-B", 40).await;
+    let new = app.settle().await;
+    let size = new["tree_size"].as_u64().unwrap();
+    assert!(size >= old_size + 40);
+
+    let common = |cmd: &str| {
+        vec![
+            s(cmd),
+            s("--tiles"),
+            tiles.clone(),
+            s("--log-key"),
+            vkey.clone(),
+            s("--origin"),
+            s("closure-audit"),
+        ]
+    };
+
+    // The checkpoint, fetched from /log/checkpoint and checked with our key.
+    let (ok, out) = run(&tool, common("verify-checkpoint")).await;
+    assert!(ok, "{out}");
+
+    // An entry, as its bundle holds it, is in the log (proof from our tiles).
+    let index = old_size + 5;
+    let bundle = app
+        .client
+        .get(app.url(&format!("/log/tile/entries/001.p/{}", size - 256)))
+        .bearer_auth(&national)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut rest = &bundle[..];
+    let mut entries = Vec::new();
+    while !rest.is_empty() {
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        entries.push(rest[2..2 + len].to_vec());
+        rest = &rest[2 + len..];
+    }
+    let leaf = work.path().join("leaf.bin");
+    std::fs::write(&leaf, &entries[(index - 256) as usize]).unwrap();
+    let mut args = common("verify-inclusion");
+    args.extend([s("--index"), s(index), s("--leaf"), s(leaf.display())]);
+    let (ok, out) = run(&tool, args).await;
+    assert!(ok, "{out}");
+
+    // The log only grew since the checkpoint saved before.
+    let mut args = common("verify-consistency");
+    args.extend([s("--old-checkpoint"), s(old_note.display())]);
+    let (ok, out) = run(&tool, args.clone()).await;
+    assert!(ok, "{out}");
+
+    // A fork: one hash of the first full tile rewritten, as someone who owns
+    // the database could. The signed checkpoints no longer match the tiles.
+    let tile = app
+        .client
+        .get(app.url("/log/tile/0/000"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut forked = tile.to_vec();
+    forked[3 * 32] ^= 0xff;
+    app.drop_append_only_triggers();
+    let blob = if app.is_postgres() {
+        format!("decode('{}', 'hex')", hex::encode(&forked))
+    } else {
+        format!("X'{}'", hex::encode(&forked))
+    };
+    app.sql(&format!(
+        "UPDATE merkle_tiles SET hashes = {blob} WHERE level = 0 AND tile_index = 0"
+    ));
+    let (ok, out) = run(&tool, args).await;
+    assert!(!ok, "a forked tile passed the consistency check: {out}");
+    let mut args = common("verify-inclusion");
+    // Leaf 2's path starts with its neighbour, leaf 3: the hash rewritten.
+    args.extend([
+        s("--index"),
+        s(2),
+        s("--leaf-hash"),
+        hex::encode(&tile[64..96]),
+    ]);
+    let (ok, out) = run(&tool, args).await;
+    assert!(!ok, "a leaf of a forked tile was proved included: {out}");
+
+    // And a checkpoint checked against another log's key is refused.
+    use base64::Engine;
+    let mut raw = vec![1u8];
+    raw.extend([7u8; 32]);
+    let other = format!(
+        "closure-audit+00000000+{}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    );
+    let mut args = common("verify-checkpoint");
+    args[4] = other;
+    let (ok, out) = run(&tool, args).await;
+    assert!(!ok, "a checkpoint verified with the wrong key: {out}");
+}
