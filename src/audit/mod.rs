@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod content;
+pub mod cosignature;
 pub mod export;
 pub mod leaf;
 pub mod log;
