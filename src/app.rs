@@ -4,6 +4,7 @@
 use crate::api;
 use crate::audit::checkpoint::{Signer, TrustedKey};
 use crate::audit::log::Log;
+use crate::audit::log::cosigning::{WitnessClient, load_policy};
 use crate::auth::cache::UserCache;
 use crate::auth::hashers::Hashers;
 use crate::auth::{TokenKeys, password, secret};
@@ -91,6 +92,41 @@ pub fn open_log(settings: &Settings, db: &Db) -> Result<Arc<Log>, String> {
     Ok(log)
 }
 
+/// The witness client of `CLOSURE_AUDIT_WITNESS_POLICY`, running, when one is named.
+fn start_witness_client(
+    settings: &Settings,
+    log: &Arc<Log>,
+    db: &crate::db::Db,
+) -> Result<Option<Arc<WitnessClient>>, String> {
+    let Some(path) = settings
+        .witness_policy
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+    else {
+        return Ok(None);
+    };
+    let policy = load_policy(path)?;
+    if !policy.logs.is_empty() && !policy.logs.iter().any(|l| l.key.id == log.signer.key_id()) {
+        return Err(format!(
+            "the witness policy {} lists logs, but not this one ({})",
+            path.display(),
+            log.signer.verifier_key()
+        ));
+    }
+    let client = Arc::new(WitnessClient::new(policy));
+    tracing::info!(
+        witnesses = client.policy.witnesses.len(),
+        quorum = client.policy.quorum_name(),
+        "witness client ready"
+    );
+    log.spawn_cosigning(
+        db.clone(),
+        client.clone(),
+        Duration::from_millis(settings.sequencer_interval_ms.max(10)),
+    );
+    Ok(Some(client))
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -133,6 +169,10 @@ impl Application {
         for c in log.collectors() {
             metrics.register(c);
         }
+        let witnesses = start_witness_client(&settings, &log, &db)?;
+        for c in witnesses.iter().flat_map(|w| w.collectors()) {
+            metrics.register(c);
+        }
         let openapi_text = web::Data::new(api::ops::OpenApiText(openapi_json));
         let state = web::Data::new(Context {
             db,
@@ -146,6 +186,7 @@ impl Application {
             trends: TrendCache::default(),
             users: UserCache::new(Duration::from_millis(settings.auth_cache_ms)),
             verify_gate: VerifyGate::default(),
+            witnesses,
         });
         let workers = match settings.workers {
             0 => std::thread::available_parallelism()

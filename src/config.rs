@@ -38,6 +38,8 @@ pub struct Settings {
     pub sequencer_enabled: bool,
     /// `/log`'s checkpoint and hash tiles are readable without a token.
     pub log_public: bool,
+    /// A C2SP tlog-policy file naming the witnesses to ask for cosignatures.
+    pub witness_policy: Option<std::path::PathBuf>,
     pub workers: usize,
     pub shutdown_timeout_seconds: u64,
     pub log_format: LogFormat,

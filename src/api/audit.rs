@@ -10,6 +10,7 @@ use crate::domain::time::rfc3339;
 use crate::error::{AppError, AppResult, Problem};
 use crate::service::Context;
 use crate::service::audit::{self as service, EventSearch};
+use crate::service::witnesses;
 use actix_web::{get, web};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -152,11 +153,35 @@ pub async fn list_events(
     }))
 }
 
+/// A witness's cosignature of a checkpoint (C2SP tlog-cosignature v1, Ed25519).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CosignatureView {
+    /// The cosigner's key name.
+    witness: String,
+    /// Hex C2SP key id (of a cosignature key, type 0x04).
+    key_id: String,
+    /// When the witness co-signed (RFC 3339, whole seconds: the signed message's `time`).
+    timestamp: String,
+    /// Base64 of the raw 64-byte Ed25519 signature of `cosignature/v1\ntime <POSIX seconds>\n` and the checkpoint's body.
+    signature: String,
+}
+
+/// The latest checkpoint, with what the witnesses said of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WitnessedCheckpoint {
+    #[serde(flatten)]
+    checkpoint: CheckpointView,
+    /// Every cosignature received for this checkpoint.
+    cosignatures: Vec<CosignatureView>,
+    /// Whether they make the witness policy's quorum (true when no policy asks for any).
+    quorum_met: bool,
+}
+
 /// The latest signed checkpoint of the log.
 #[utoipa::path(
     tag = "audit",
     responses(
-        (status = 200, body = CheckpointView),
+        (status = 200, body = WitnessedCheckpoint),
         (status = 401, response = p::Unauthorized),
         (status = 404, description = "No checkpoint has been signed yet", body = Problem, content_type = PROBLEM_JSON),
         (status = 503, response = p::ServiceUnavailable),
@@ -167,8 +192,89 @@ pub async fn list_events(
 pub async fn checkpoint(
     state: web::Data<Context>,
     caller: AuthUser,
-) -> AppResult<web::Json<CheckpointView>> {
-    Ok(web::Json(service::checkpoint(&state, &caller).await?))
+) -> AppResult<web::Json<WitnessedCheckpoint>> {
+    let w = witnesses::checkpoint(&state, &caller).await?;
+    Ok(web::Json(WitnessedCheckpoint {
+        checkpoint: w.checkpoint,
+        cosignatures: w
+            .cosignatures
+            .into_iter()
+            .map(|c| CosignatureView {
+                witness: c.witness,
+                key_id: c.key_id,
+                timestamp: rfc3339(c.timestamp * 1_000_000),
+                signature: base64::engine::general_purpose::STANDARD.encode(c.signature),
+            })
+            .collect(),
+        quorum_met: w.quorum_met,
+    }))
+}
+
+/// One witness of the policy and what the witness client knows of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WitnessView {
+    /// Its name in the policy.
+    name: String,
+    /// Its cosignature verifier key (`name+hexkeyid+base64(0x04||key)`).
+    verifier_key: String,
+    /// Its submission prefix.
+    url: Option<String>,
+    /// The tree size it last co-signed, and when (RFC 3339).
+    last_cosigned_size: Option<i64>,
+    last_cosigned_at: Option<String>,
+    /// The last failure or alarm, and when; kept after a later success.
+    last_error: Option<String>,
+    last_error_at: Option<String>,
+    /// Alarms so far: a 422, a larger tree than the log's, a 200 without a valid cosignature.
+    alarms: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WitnessList {
+    items: Vec<WitnessView>,
+    /// The policy's quorum (`none` without a policy).
+    quorum: String,
+    /// Whether the latest checkpoint's cosignatures make it.
+    quorum_met: bool,
+}
+
+/// The witnesses of the policy (`CLOSURE_AUDIT_WITNESS_POLICY`) and their state.
+#[utoipa::path(
+    tag = "audit",
+    responses(
+        (status = 200, body = WitnessList),
+        (status = 401, response = p::Unauthorized),
+        (status = 403, response = p::Forbidden),
+        (status = 503, response = p::ServiceUnavailable),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/audit/witnesses")]
+pub async fn list_witnesses(
+    state: web::Data<Context>,
+    caller: AuthUser,
+) -> AppResult<web::Json<WitnessList>> {
+    let (items, quorum, quorum_met) = witnesses::witnesses(&state, &caller).await?;
+    Ok(web::Json(WitnessList {
+        items: items
+            .into_iter()
+            .map(|w| {
+                let s = w.status;
+                WitnessView {
+                    name: w.name,
+                    verifier_key: w.verifier_key,
+                    url: w.url,
+                    last_cosigned_size: s.as_ref().and_then(|s| s.cosigned_size),
+                    last_cosigned_at: s.as_ref().and_then(|s| s.cosigned_at).map(rfc3339),
+                    last_error: s.as_ref().and_then(|s| s.last_error.clone()),
+                    last_error_at: s.as_ref().and_then(|s| s.last_error_at).map(rfc3339),
+                    alarms: s.map_or(0, |s| s.alarms),
+                }
+            })
+            .collect(),
+        quorum,
+        quorum_met,
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -51,6 +51,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(volumes::put_volume)
             .service(audit::list_events)
             .service(audit::checkpoint)
+            .service(audit::list_witnesses)
             .service(audit::public_key)
             .service(audit::inclusion_proof)
             .service(audit::consistency_proof)

@@ -8,6 +8,7 @@ pub mod export;
 pub mod leaf;
 pub mod log;
 pub mod merkle;
+pub mod policy;
 pub mod tiles;
 pub mod verify;
 

@@ -188,6 +188,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Witness cosignatures as received.
+    cosignatures (tree_size, witness, key_id) {
+        tree_size -> BigInt,
+        witness -> Text,
+        key_id -> Text,
+        cosigned_at -> BigInt,
+        line -> Text,
+        received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    witness_status (witness) {
+        witness -> Text,
+        key_id -> Text,
+        cosigned_size -> Nullable<BigInt>,
+        cosigned_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<BigInt>,
+        alarms -> BigInt,
+    }
+}
+
 diesel::joinable!(decisions -> closures (closure_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -202,5 +226,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     log_state,
     merkle_tiles,
     merkle_tile_tails,
+    cosignatures,
+    witness_status,
     trend_versions
 );

@@ -8,6 +8,7 @@
 //! backends may order text keys differently; the digest does not care).
 
 use crate::db::closures::{ClosureRow, KeyedDecisionRow};
+use crate::db::cosignatures::CosignatureRow;
 use crate::db::described::select_list;
 use crate::db::events::EventRow;
 use crate::db::log::{CheckpointRow, LeafRow};
@@ -177,6 +178,7 @@ tables! {
     audit_events: EventRow, key(seq), identity seq;
     merkle_leaves: LeafRow, key(leaf_index);
     checkpoints: CheckpointRow, key(tree_size);
+    cosignatures: CosignatureRow, key(tree_size, witness, key_id);
 }
 
 /// Tables the sequencer, the trend cache or diesel keep that are not data to
@@ -184,9 +186,12 @@ tables! {
 /// stale; the target starts its own). The tiles are not copied either: they
 /// follow from the leaves, and the target's first start builds them from the
 /// copied leaf hashes (its `log_state.tree_size` starts at 0), so that the
-/// copy cannot carry a tile that disagrees with its leaves.
-pub const NOT_COPIED: [&str; 5] = [
+/// copy cannot carry a tile that disagrees with its leaves. `witness_status`
+/// is what the witness client learns again by asking (the cosignatures
+/// themselves are copied).
+pub const NOT_COPIED: [&str; 6] = [
     "log_state",
+    "witness_status",
     "trend_versions",
     "merkle_tiles",
     "merkle_tile_tails",

@@ -5,12 +5,11 @@
 
 use super::{Context, Parsed};
 use crate::audit::leaf::CanonicalEvent;
-use crate::audit::log::CheckpointView;
 use crate::audit::merkle::Hash;
 use crate::audit::verify::{Entry, Report, WitnessFile, verify_stored};
 use crate::auth::AuthUser;
+use crate::db;
 use crate::db::events::{self, EventFilter};
-use crate::db::{self, log as store};
 use crate::domain::Role;
 use crate::domain::authorize::{self, Resource};
 use crate::error::{AppError, AppResult};
@@ -58,16 +57,6 @@ pub fn entry((e, leaf, hash): &events::EventWithLeaf) -> Entry {
         event: Some(CanonicalEvent::from_row(e)),
         leaf_hash: hash.clone(),
     }
-}
-
-/// `GET /audit/checkpoint`: the latest signed checkpoint; 404 before the first.
-pub async fn checkpoint(ctx: &Context, _caller: &AuthUser) -> AppResult<CheckpointView> {
-    let row = ctx
-        .db
-        .read(store::latest_checkpoint)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no checkpoint has been signed yet".into()))?;
-    Ok(CheckpointView::from_row(&row, &ctx.log.signer.origin))
 }
 
 /// The key that signs checkpoints.

@@ -3,6 +3,7 @@
 //! `webhooks`) hand it to the use cases and reach nothing else of the service.
 
 use crate::audit::log::Log;
+use crate::audit::log::cosigning::WitnessClient;
 use crate::auth::TokenKeys;
 use crate::auth::cache::UserCache;
 use crate::auth::hashers::Hashers;
@@ -33,4 +34,6 @@ pub struct Context {
     pub ingest: IngestWriter,
     /// One verification of the log at a time.
     pub verify_gate: VerifyGate,
+    /// The witness client, when a witness policy is set.
+    pub witnesses: Option<Arc<WitnessClient>>,
 }

@@ -16,6 +16,7 @@ pub mod signoff;
 pub mod tlog;
 pub mod users;
 pub mod volumes;
+pub mod witnesses;
 
 pub use context::Context;
 

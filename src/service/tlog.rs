@@ -27,12 +27,12 @@ fn may_read_tiles(ctx: &Context, caller: Option<&AuthUser>) -> AppResult<()> {
     }
 }
 
-/// `GET /log/checkpoint`: the latest checkpoint as a signed note; `None`
-/// before the first is signed.
+/// `GET /log/checkpoint`: the latest checkpoint as a signed note with the
+/// log's signature and every cosignature received for it; `None` before the
+/// first is signed.
 pub async fn checkpoint(ctx: &Context, caller: Option<&AuthUser>) -> AppResult<Option<String>> {
     may_read_tiles(ctx, caller)?;
-    let row = ctx.db.read(store::latest_checkpoint).await?;
-    Ok(row.map(|r| r.note))
+    Ok(super::witnesses::latest(ctx).await?.map(|w| w.note))
 }
 
 /// How many hashes tile `index` of `level` has in the tree of the latest

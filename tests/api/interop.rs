@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-on_both_backends!(aics_tlog_verifies_our_tiles_and_sees_a_fork);
+on_both_backends!(
+    aics_tlog_verifies_our_tiles_and_sees_a_fork,
+    aics_witness_cosigns_and_aics_tlog_enforces_the_quorum,
+);
 
 /// The `aics-tlog` program, or `None` (outside CI only) when not installed.
 fn aics_tlog() -> Option<PathBuf> {
@@ -25,6 +28,30 @@ fn aics_tlog() -> Option<PathBuf> {
     );
     eprintln!("skipped: aics-tlog not installed (run .ci/aics)");
     None
+}
+
+/// The `aics-witness` program beside `aics-tlog`.
+fn aics_witness(tlog: &Path) -> PathBuf {
+    tlog.with_file_name("aics-witness")
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Stops a child process when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs aics-tlog with `args`; (success, what it printed).
@@ -182,4 +209,168 @@ async fn aics_tlog_verifies_our_tiles_and_sees_a_fork(b: Backend) {
     args[4] = other;
     let (ok, out) = run(&tool, args).await;
     assert!(!ok, "a checkpoint verified with the wrong key: {out}");
+}
+
+/// Our witness client gets cosignatures from `aics-witness` (a tlog-witness
+/// nobody here wrote), keeps them, serves them on `/log/checkpoint` and counts
+/// the quorum; `aics-tlog` then accepts our checkpoint with a quorum of one
+/// made of that witness, and refuses it when the quorum names another key.
+async fn aics_witness_cosigns_and_aics_tlog_enforces_the_quorum(b: Backend) {
+    let Some(tool) = aics_tlog() else { return };
+    let witness_bin = aics_witness(&tool);
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("witness.json");
+    let port = free_port();
+    let out = Command::new(&witness_bin)
+        .args(["init", "-c"])
+        .arg(&config)
+        .args([
+            "--name",
+            "witness.test/aics",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let witness_vkey = printed
+        .split_whitespace()
+        .find(|w| w.starts_with("witness.test/aics+"))
+        .unwrap_or_else(|| panic!("no vkey in {printed}"))
+        .to_string();
+
+    // The log's key, made before the service starts so the witness can trust it.
+    let key_file = work.path().join("checkpoint-key");
+    std::fs::write(&key_file, hex::encode([0x11u8; 32])).unwrap();
+    let log_vkey = closure_audit::audit::checkpoint::Signer::new(
+        "closure-audit",
+        ed25519_dalek::SigningKey::from_bytes(&[0x11u8; 32]),
+    )
+    .verifier_key();
+    let out = Command::new(&witness_bin)
+        .args(["add-log", "-c"])
+        .arg(&config)
+        .args(["--origin", "closure-audit", "--vkey", &log_vkey])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _server = Child(
+        Command::new(&witness_bin)
+            .args(["serve", "--log-level", "WARNING", "-c"])
+            .arg(&config)
+            .spawn()
+            .unwrap(),
+    );
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "aics-witness did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let policy = work.path().join("witnesses.policy");
+    std::fs::write(
+        &policy,
+        format!(
+            "log {log_vkey}\nwitness aics {witness_vkey} http://127.0.0.1:{port}\nquorum aics\n"
+        ),
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(b, |s| {
+        s.checkpoint_key_file = Some(key_file.clone());
+        s.witness_policy = Some(policy.clone());
+    })
+    .await;
+    let (_, sys) = app.user("force_system", Some("kent"), None).await;
+
+    for round in ["A", "B"] {
+        post_closures(&app, &sys, &format!("WIT-{round}"), 30).await;
+        let settled = app.settle().await;
+        let size = settled["tree_size"].as_u64().unwrap();
+        let start = std::time::Instant::now();
+        let cp = loop {
+            let cp: Value = app
+                .get("/api/v1/audit/checkpoint", &app.admin_token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            if cp["tree_size"].as_u64() == Some(size) && cp["quorum_met"] == json!(true) {
+                break cp;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "no cosignature: {cp}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let cos = cp["cosignatures"].as_array().unwrap();
+        assert_eq!(cos.len(), 1, "{cp}");
+        assert_eq!(cos[0]["witness"], json!("witness.test/aics"));
+        assert_eq!(
+            cos[0]["key_id"],
+            json!(witness_vkey.split('+').nth(1).unwrap())
+        );
+
+        // The note on /log/checkpoint carries the cosignature, and aics-tlog
+        // accepts it with a quorum of one made of that witness.
+        let note = app
+            .client
+            .get(app.url("/log/checkpoint"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(note.contains("\u{2014} witness.test/aics "), "{note}");
+        let quorum = |witness: &str| {
+            vec![
+                s("verify-checkpoint"),
+                s("--tiles"),
+                app.url("/log"),
+                s("--log-key"),
+                log_vkey.clone(),
+                s("--witness-key"),
+                s(witness),
+                s("--quorum"),
+                s(1),
+            ]
+        };
+        let (ok, out) = run(&tool, quorum(&witness_vkey)).await;
+        assert!(ok, "{out}");
+        let other = closure_audit::audit::cosignature::Cosigner::new(
+            "witness.test/aics",
+            ed25519_dalek::SigningKey::from_bytes(&[0x22u8; 32]),
+        )
+        .verifier()
+        .verifier_key();
+        let (ok, out) = run(&tool, quorum(&other)).await;
+        assert!(
+            !ok,
+            "a quorum of a witness that never co-signed passed: {out}"
+        );
+    }
+
+    let res = app.get("/api/v1/audit/witnesses", &app.admin_token).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let list: Value = res.json().await.unwrap();
+    assert_eq!(list["quorum"], json!("aics"));
+    assert_eq!(list["quorum_met"], json!(true));
+    let w = &list["items"][0];
+    assert_eq!(w["name"], json!("aics"));
+    assert_eq!(w["alarms"], json!(0), "{list}");
+    assert!(w["last_cosigned_size"].as_u64().unwrap() > 60, "{list}");
 }

@@ -31,6 +31,7 @@
 //! outside the database (`<data_dir>/checkpoints.ndjson`): someone who can
 //! rewrite the database cannot rewrite what was already witnessed.
 
+pub mod cosigning;
 mod proofs;
 mod sequencer;
 mod stored;

@@ -1,0 +1,2 @@
+DROP TABLE witness_status;
+DROP TABLE cosignatures;
