@@ -195,7 +195,7 @@ async fn the_client_follows_hints_and_raises_alarms(b: Backend) {
         let lines: Vec<&str> = s.bodies[hinted].split('\n').collect();
         let proof = lines[1..].iter().take_while(|l| !l.is_empty()).count();
         assert!(
-            proof >= 1 && proof <= 63,
+            (1..=63).contains(&proof),
             "a consistency proof from the hint: {lines:?}"
         );
     }
