@@ -64,7 +64,7 @@ pub struct CreateUserRequest {
     /// Required for officers, null otherwise.
     #[schema(min_length = 1, max_length = 32)]
     officer_id: Option<String>,
-    /// Required for force_system and officer, optional for auditor (none: national), null for admin.
+    /// Required for force_system and officer, optional for auditor (none: national), null for admin and witness.
     #[schema(schema_with = schemas::force_id)]
     force_id: Option<String>,
 }

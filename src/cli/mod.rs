@@ -155,7 +155,7 @@ pub enum UserCommand {
 pub struct UserAdd {
     #[arg(long)]
     username: String,
-    /// force_system, officer, auditor or admin.
+    /// force_system, officer, auditor, admin or witness.
     #[arg(long)]
     role: String,
     #[arg(long)]

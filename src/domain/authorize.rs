@@ -214,7 +214,7 @@ pub fn authorize(caller: &Caller, action: Action, resource: Resource) -> Verdict
         }
         Action::ReadClosures => {
             let reads = match role {
-                Admin => false,
+                Admin | Witness => false,
                 Auditor => true,
                 ForceSystem | Officer => caller.force_id.is_some(),
             };
@@ -270,7 +270,9 @@ pub fn authorize(caller: &Caller, action: Action, resource: Resource) -> Verdict
             matches!(role, Auditor | Admin),
             Rule::VerifiedByAuditorsAndAdmins,
         ),
-        Action::ReadTiles => forbid_unless(matches!(role, Auditor | Admin), Rule::TileReaders),
+        Action::ReadTiles => {
+            forbid_unless(matches!(role, Auditor | Admin | Witness), Rule::TileReaders)
+        }
         Action::ReadEntries => forbid_unless(
             role == Auditor && caller.force_id.is_none(),
             Rule::NationalAuditorsOnly,

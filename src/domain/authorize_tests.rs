@@ -44,6 +44,7 @@ const MAY: &[(Role, &[Action])] = &[
             Action::ReadTiles,
         ],
     ),
+    (Role::Witness, &[Action::ReadTiles]),
 ];
 
 /// Actions on something of a force, which a caller of another force may not

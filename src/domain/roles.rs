@@ -14,10 +14,19 @@ pub enum Role {
     Auditor,
     /// Manages users and reads the audit log; cannot sign off.
     Admin,
+    /// An outside monitor or witness: reads checkpoints, hash tiles and proofs
+    /// only (needed when the log is not public).
+    Witness,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::ForceSystem, Role::Officer, Role::Auditor, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::ForceSystem,
+        Role::Officer,
+        Role::Auditor,
+        Role::Admin,
+        Role::Witness,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,6 +34,7 @@ impl Role {
             Role::Officer => "officer",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Witness => "witness",
         }
     }
 
@@ -37,7 +47,7 @@ impl Role {
         match self {
             Role::ForceSystem | Role::Officer => Requirement::Required,
             Role::Auditor => Requirement::Optional,
-            Role::Admin => Requirement::Forbidden,
+            Role::Admin | Role::Witness => Requirement::Forbidden,
         }
     }
 

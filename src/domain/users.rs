@@ -158,7 +158,7 @@ pub fn validate_new_user(d: NewUserDraft) -> Result<NewUser, Vec<FieldError>> {
                 errs.add(
                     "role",
                     FieldRule::NotOneOf,
-                    "must be one of: force_system, officer, auditor, admin",
+                    "must be one of: force_system, officer, auditor, admin, witness",
                 );
             }
             r

@@ -270,12 +270,39 @@ async fn a_log_that_is_not_public_asks_for_a_token(b: Backend) {
         "{p}"
     );
     let (_, auditor) = app.user("auditor", Some("kent"), None).await;
-    for token in [&auditor, &app.admin_token] {
+    let (_, witness) = app.user("witness", None, None).await;
+    for token in [&auditor, &app.admin_token, &witness] {
         let res = app.get("/log/checkpoint", token).await;
         assert_eq!(res.status().as_u16(), 200);
         let (tile, _) = tile_ok(&app, "/log/tile/0/000.p/1", Some(token)).await;
         assert_eq!(tile.len(), 32);
     }
+    // A witness reads checkpoints and proofs, and nothing else.
+    let res = app.get("/api/v1/audit/checkpoint", &witness).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let res = app
+        .get("/api/v1/audit/proof/consistency?first=1&second=1", &witness)
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    for path in [
+        "/api/v1/closures",
+        "/api/v1/audit/events",
+        "/api/v1/exports/closures.csv",
+        "/api/v1/users",
+    ] {
+        problem(app.get(path, &witness).await, 403).await;
+    }
+    problem(app.get("/log/tile/entries/000", &witness).await, 403).await;
+    // A witness user has no force.
+    let res = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            &json!({"username": "w-kent", "password": PASSWORD, "display_name": "W", "role": "witness", "force_id": "kent"}),
+        )
+        .await;
+    let p = problem(res, 422).await;
+    assert_eq!(error_fields(&p), vec!["force_id"]);
 }
 
 /// A log whose leaves were stored before tiles were (an upgrade, or a copy by

@@ -1,0 +1,4 @@
+-- The role `witness` (an outside monitor or witness of a log that is not public).
+ALTER TABLE users DROP CONSTRAINT users_role_check;
+ALTER TABLE users ADD CONSTRAINT users_role_check
+    CHECK (role IN ('force_system', 'officer', 'auditor', 'admin', 'witness'));
