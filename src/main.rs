@@ -53,6 +53,14 @@ fn main() -> ExitCode {
         } => {
             return cli::audit::verify_offline(&log, &checkpoint, &public_key, closures.as_deref());
         }
+        Command::Audit {
+            command:
+                AuditCommand::VerifyReceipt {
+                    receipt,
+                    key,
+                    policy,
+                },
+        } => return cli::audit::verify_receipt(&receipt, &key, policy.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

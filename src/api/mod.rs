@@ -14,6 +14,7 @@ pub mod forces;
 pub mod ops;
 pub mod params;
 pub mod problems;
+pub mod receipts;
 pub mod reports;
 pub mod schemas;
 pub mod signoff;
@@ -45,6 +46,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(closures::create_closure)
             .service(closures::list_closures)
             .service(closures::get_closure)
+            .service(receipts::receipt)
             .service(closures::get_case)
             .service(signoff::decide)
             .service(signoff::reopen)

@@ -9,6 +9,7 @@ pub mod leaf;
 pub mod log;
 pub mod merkle;
 pub mod policy;
+pub mod receipt;
 pub mod tiles;
 pub mod verify;
 

@@ -1,5 +1,7 @@
-//! `closure-audit audit export` and `closure-audit audit verify`.
+//! `closure-audit audit export`, `audit verify` and `audit verify-receipt`.
 
+use closure_audit::audit::policy::Policy;
+use closure_audit::audit::receipt::Receipt;
 use closure_audit::audit::{export, verify};
 use closure_audit::{Settings, app};
 use std::path::{Path, PathBuf};
@@ -28,6 +30,78 @@ fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Keys given inline or as files.
+fn read_keys(keys: &[String]) -> Result<Vec<closure_audit::audit::checkpoint::TrustedKey>, String> {
+    keys.iter()
+        .map(|k| {
+            if Path::new(k).is_file() {
+                export::read_key(&read(Path::new(k))?)
+            } else {
+                export::read_key(k)
+            }
+        })
+        .collect()
+}
+
+/// Checks a receipt; prints what it proves as JSON. Exit 0 when it holds,
+/// 1 when it does not, 2 on bad input.
+pub fn verify_receipt(receipt: &Path, keys: &[String], policy: Option<&Path>) -> ExitCode {
+    let run = || -> Result<Result<serde_json::Value, String>, String> {
+        let text = read(receipt)?;
+        let r = Receipt::parse(&text)?;
+        let keys = read_keys(keys)?;
+        let policy = policy
+            .map(|p| {
+                read(p).and_then(|t| Policy::parse(&t).map_err(|e| format!("{}: {e}", p.display())))
+            })
+            .transpose()?;
+        Ok(r.verify(&keys, policy.as_ref()).map(|proven| {
+            // The event, as the extra line carries it: the leaf format's name,
+            // then canonical JSON.
+            let event = r
+                .extra
+                .as_deref()
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|t| t.split_once('\n'))
+                .and_then(|(_, json)| serde_json::from_str::<serde_json::Value>(json).ok())
+                .unwrap_or_default();
+            serde_json::json!({
+                "ok": true,
+                "origin": proven.origin,
+                "tree_size": proven.tree_size,
+                "leaf_index": proven.index,
+                "witnessed_by": proven.cosigners,
+                "event": {
+                    "seq": event["seq"],
+                    "action": event["action"],
+                    "closure_id": event["closure_id"],
+                    "force_id": event["force_id"],
+                    "at": event["at"],
+                },
+            })
+        }))
+    };
+    match run() {
+        Ok(Ok(report)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            eprintln!("the receipt holds");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(why)) => {
+            println!("{}", serde_json::json!({"ok": false, "detail": why}));
+            eprintln!("the receipt does NOT hold: {why}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("closure-audit: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Prints the report as JSON; exit 0 when intact, 1 when not, 2 on bad input.
 pub fn verify_offline(
     log: &Path,
@@ -41,16 +115,7 @@ pub fn verify_offline(
         for p in checkpoints {
             cps.extend(export::read_checkpoints(&read(p)?)?);
         }
-        let keys = keys
-            .iter()
-            .map(|k| {
-                if Path::new(k).is_file() {
-                    export::read_key(&read(Path::new(k))?)
-                } else {
-                    export::read_key(k)
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let keys = read_keys(keys)?;
         let closures = closures
             .map(|p| {
                 read(p).and_then(|t| export::read_closures(&t, closure_audit::api::drafts::closure))

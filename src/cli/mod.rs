@@ -143,6 +143,20 @@ pub enum AuditCommand {
         #[arg(long)]
         closures: Option<PathBuf>,
     },
+    /// Check a receipt (GET /closures/{id}/receipt, a C2SP tlog-proof) offline:
+    /// the log's signature, the inclusion of its event and, with a policy, the
+    /// quorum of witness cosignatures.
+    VerifyReceipt {
+        /// The receipt file.
+        receipt: PathBuf,
+        /// The log's verifier key (or a file holding it, or the JSON of
+        /// GET /audit/public-key). May be given more than once (rotations).
+        #[arg(long, required = true)]
+        key: Vec<String>,
+        /// A C2SP tlog-policy file whose quorum of cosignatures is required.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]

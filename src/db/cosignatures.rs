@@ -50,6 +50,17 @@ pub fn of_size(conn: &mut Conn, tree_size: i64) -> AppResult<Vec<CosignatureRow>
         .load(c))?)
 }
 
+/// The tree sizes above `above` with cosignatures, largest first, at most `limit`.
+pub fn cosigned_sizes(conn: &mut Conn, above: i64, limit: i64) -> AppResult<Vec<i64>> {
+    Ok(with_conn!(conn, c => cosignatures::table
+        .filter(cosignatures::tree_size.gt(above))
+        .select(cosignatures::tree_size)
+        .distinct()
+        .order(cosignatures::tree_size.desc())
+        .limit(limit)
+        .load(c))?)
+}
+
 /// Every witness's status row.
 pub fn statuses(conn: &mut Conn) -> AppResult<Vec<WitnessStatusRow>> {
     Ok(with_conn!(conn, c => witness_status::table

@@ -70,6 +70,15 @@ pub fn leaves_from(conn: &mut Conn, from: i64, limit: i64) -> AppResult<Vec<Leaf
         .load(c))?)
 }
 
+/// The leaf of the event `seq`, once integrated.
+pub fn leaf_of(conn: &mut Conn, seq: i64) -> AppResult<Option<i64>> {
+    Ok(with_conn!(conn, c => merkle_leaves::table
+        .filter(merkle_leaves::seq.eq(seq))
+        .select(merkle_leaves::leaf_index)
+        .first(c)
+        .optional())?)
+}
+
 pub fn insert_leaves(conn: &mut Conn, rows: &[LeafRow]) -> AppResult<()> {
     for chunk in rows.chunks(2000) {
         with_conn!(conn, c => diesel::insert_into(merkle_leaves::table).values(chunk).execute(c))?;
@@ -153,6 +162,14 @@ pub fn insert_checkpoint(conn: &mut Conn, row: &CheckpointRow) -> AppResult<()> 
 pub fn latest_checkpoint(conn: &mut Conn) -> AppResult<Option<CheckpointRow>> {
     Ok(with_conn!(conn, c => checkpoints::table
         .order(checkpoints::tree_size.desc())
+        .select(CheckpointRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+pub fn checkpoint_of_size(conn: &mut Conn, size: i64) -> AppResult<Option<CheckpointRow>> {
+    Ok(with_conn!(conn, c => checkpoints::table
+        .find(size)
         .select(CheckpointRow::as_select())
         .first(c)
         .optional())?)

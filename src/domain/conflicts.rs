@@ -22,10 +22,12 @@ pub enum Clash {
     UsernameTaken,
     /// `migrate-data` refuses its source or target as they stand.
     MigrationRefused,
+    /// The event a receipt is for is not yet in a signed checkpoint.
+    NotYetCheckpointed,
 }
 
 impl Clash {
-    pub const ALL: [Clash; 9] = [
+    pub const ALL: [Clash; 10] = [
         Clash::AlreadyDecided,
         Clash::NotDecided,
         Clash::StaleVersion,
@@ -35,6 +37,7 @@ impl Clash {
         Clash::LastActiveAdmin,
         Clash::UsernameTaken,
         Clash::MigrationRefused,
+        Clash::NotYetCheckpointed,
     ];
 
     pub fn code(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Clash {
             Clash::LastActiveAdmin => "last_active_admin",
             Clash::UsernameTaken => "username_taken",
             Clash::MigrationRefused => "migration_refused",
+            Clash::NotYetCheckpointed => "not_yet_checkpointed",
         }
     }
 
@@ -74,6 +78,9 @@ impl Clash {
             Clash::UsernameTaken => "the user name is taken",
             Clash::MigrationRefused => {
                 "migrate-data refuses the source or target as it stands; nothing was written"
+            }
+            Clash::NotYetCheckpointed => {
+                "the event is not yet in a signed checkpoint; ask again in a second"
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod ingest;
 pub mod login;
 pub mod permit;
+pub mod receipts;
 pub mod reports;
 pub mod signoff;
 pub mod tlog;

@@ -6,7 +6,7 @@ use crate::audit::cosignature::NoteSignature;
 use crate::audit::log::CheckpointView;
 use crate::auth::AuthUser;
 use crate::db::cosignatures::{self as store, CosignatureRow, WitnessStatusRow};
-use crate::db::log as log_store;
+use crate::db::log::{self as log_store, CheckpointRow};
 use crate::domain::authorize::{Action, Resource};
 use crate::error::{AppError, AppResult};
 use crate::service::permit::permit;
@@ -62,6 +62,21 @@ pub fn quorum_met(ctx: &Context, cosignatures: &[Cosignature]) -> bool {
     })
 }
 
+fn witnessed(ctx: &Context, row: CheckpointRow, cos: &[CosignatureRow]) -> Witnessed {
+    let cosignatures: Vec<Cosignature> = cos.iter().filter_map(Cosignature::from_row).collect();
+    let mut note = row.note.clone();
+    for c in &cosignatures {
+        note.push_str(&c.line);
+        note.push('\n');
+    }
+    Witnessed {
+        checkpoint: CheckpointView::from_row(&row, &ctx.log.signer.origin),
+        quorum_met: quorum_met(ctx, &cosignatures),
+        note,
+        cosignatures,
+    }
+}
+
 /// The latest checkpoint with its cosignatures; `None` before the first.
 pub async fn latest(ctx: &Context) -> AppResult<Option<Witnessed>> {
     let found = ctx
@@ -74,21 +89,45 @@ pub async fn latest(ctx: &Context) -> AppResult<Option<Witnessed>> {
             Ok(Some((row, cos)))
         })
         .await?;
-    let Some((row, cos)) = found else {
+    Ok(found.map(|(row, cos)| witnessed(ctx, row, &cos)))
+}
+
+/// Co-signed checkpoints looked at for a receipt before the latest is taken.
+const RECENT_COSIGNED: i64 = 16;
+
+/// The checkpoint a receipt of leaf `index` carries: the largest that holds the
+/// leaf and whose cosignatures make the quorum (a new checkpoint is co-signed a
+/// moment after it is signed), else the latest; `None` while no checkpoint
+/// holds the leaf.
+pub async fn for_leaf(ctx: &Context, index: u64) -> AppResult<Option<Witnessed>> {
+    let Some(latest) = latest(ctx).await? else {
         return Ok(None);
     };
-    let cosignatures: Vec<Cosignature> = cos.iter().filter_map(Cosignature::from_row).collect();
-    let mut note = row.note.clone();
-    for c in &cosignatures {
-        note.push_str(&c.line);
-        note.push('\n');
+    if latest.checkpoint.tree_size <= index {
+        return Ok(None);
     }
-    Ok(Some(Witnessed {
-        checkpoint: CheckpointView::from_row(&row, &ctx.log.signer.origin),
-        quorum_met: quorum_met(ctx, &cosignatures),
-        note,
-        cosignatures,
-    }))
+    if latest.quorum_met {
+        return Ok(Some(latest));
+    }
+    let candidates = ctx
+        .db
+        .read(move |c| {
+            let mut out = Vec::new();
+            for size in store::cosigned_sizes(c, index as i64, RECENT_COSIGNED)? {
+                if let Some(row) = log_store::checkpoint_of_size(c, size)? {
+                    out.push((row, store::of_size(c, size)?));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Some(
+        candidates
+            .into_iter()
+            .map(|(row, cos)| witnessed(ctx, row, &cos))
+            .find(|w| w.quorum_met)
+            .unwrap_or(latest),
+    ))
 }
 
 /// `GET /audit/checkpoint`: the latest checkpoint and its cosignatures; 404

@@ -165,6 +165,19 @@ async fn each_conflict_has_its_code(b: Backend) {
         )
         .await;
     seen.insert(clashes(res, "last_active_admin").await);
+    // With the sequencer stopped, a new closure's event is in no checkpoint.
+    app.state.log.stop_and_wait();
+    let (status, late) = app
+        .post_closure(&sys, &closure_body("kent", "CLASH-LATE"))
+        .await;
+    assert_eq!(status, 201, "{late}");
+    let res = app
+        .get(
+            &format!("/api/v1/closures/{}/receipt", late["id"].as_str().unwrap()),
+            &sys,
+        )
+        .await;
+    seen.insert(clashes(res, "not_yet_checkpointed").await);
     // The others come of races (concurrent_change, post_not_settled) or of the
     // command line (migration_refused): the unit tests of error.rs, the
     // concurrency tests in signoff.rs and migrate.rs cover them.

@@ -364,6 +364,84 @@ async fn aics_witness_cosigns_and_aics_tlog_enforces_the_quorum(b: Backend) {
         );
     }
 
+    // A receipt of the last closure carries the witness's cosignature: our
+    // verifier accepts it under the policy, and aics-tlog accepts its parts
+    // (the event, the inclusion proof, the co-signed checkpoint) offline.
+    let last: Value = app
+        .get("/api/v1/closures?limit=1", &sys)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = last["items"][0]["id"].as_str().unwrap();
+    let text = app
+        .get(&format!("/api/v1/closures/{id}/receipt"), &sys)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let file = work.path().join("closure.tlog-proof");
+    std::fs::write(&file, &text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_closure-audit"))
+        .args(["audit", "verify-receipt"])
+        .arg(&file)
+        .args(["--key", &log_vkey, "--policy"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let proven: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(proven["witnessed_by"], json!(["aics"]));
+    let (head, checkpoint) = text.split_once("\n\n").unwrap();
+    let mut lines = head.lines().skip(1);
+    let extra = lines.next().unwrap().strip_prefix("extra ").unwrap();
+    let index = lines
+        .next()
+        .unwrap()
+        .strip_prefix("index ")
+        .unwrap()
+        .to_string();
+    let proof: Vec<&str> = lines.collect();
+    use base64::Engine;
+    let leaf = work.path().join("event.bin");
+    std::fs::write(
+        &leaf,
+        base64::engine::general_purpose::STANDARD
+            .decode(extra)
+            .unwrap(),
+    )
+    .unwrap();
+    let proof_file = work.path().join("proof.txt");
+    std::fs::write(&proof_file, proof.join("\n") + "\n").unwrap();
+    let note_file = work.path().join("checkpoint.note");
+    std::fs::write(&note_file, checkpoint).unwrap();
+    let (ok, out) = run(
+        &tool,
+        vec![
+            s("verify-inclusion"),
+            s("--leaf"),
+            s(leaf.display()),
+            s("--index"),
+            index,
+            s("--checkpoint"),
+            s(note_file.display()),
+            s("--proof"),
+            s(proof_file.display()),
+            s("--log-key"),
+            log_vkey.clone(),
+            s("--witness-key"),
+            witness_vkey.clone(),
+            s("--quorum"),
+            s(1),
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+
     let res = app.get("/api/v1/audit/witnesses", &app.admin_token).await;
     assert_eq!(res.status().as_u16(), 200);
     let list: Value = res.json().await.unwrap();

@@ -14,6 +14,7 @@ mod interop;
 mod migrate;
 mod operations;
 mod reads;
+mod receipts;
 mod signoff;
 mod tlog;
 mod users;
