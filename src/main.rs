@@ -43,16 +43,8 @@ fn main() -> ExitCode {
         } => cli::audit::export_log(&settings, &format, out),
         Command::Export { what } => cli::export::export_offline(&settings, what),
         Command::Audit {
-            command:
-                AuditCommand::Verify {
-                    log,
-                    checkpoint,
-                    public_key,
-                    closures,
-                },
-        } => {
-            return cli::audit::verify_offline(&log, &checkpoint, &public_key, closures.as_deref());
-        }
+            command: AuditCommand::Verify(args),
+        } => return cli::audit::verify_offline(&args),
         Command::Audit {
             command:
                 AuditCommand::VerifyReceipt {

@@ -79,6 +79,35 @@ impl CanonicalEvent {
     pub fn leaf_hash(&self) -> Hash {
         leaf_hash(&self.bytes())
     }
+
+    /// Reads the canonical bytes back (an entry of a tlog-tiles entry bundle);
+    /// `None` unless they are exactly what [`CanonicalEvent::bytes`] makes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<CanonicalEvent> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let json = text.strip_prefix(LEAF_FORMAT)?.strip_prefix('\n')?;
+        let v: Value = serde_json::from_str(json).ok()?;
+        let text_of = |v: &Value| match v {
+            Value::Null => Some(None),
+            Value::String(s) => Some(Some(s.clone())),
+            _ => None,
+        };
+        let a = &v["actor"];
+        let e = CanonicalEvent {
+            seq: v["seq"].as_i64()?,
+            at: v["at"].as_i64()?,
+            action: v["action"].as_str()?.to_string(),
+            actor_user_id: text_of(&a["user_id"])?,
+            actor_username: text_of(&a["username"])?,
+            actor_role: text_of(&a["role"])?,
+            actor_rank: text_of(&a["rank"])?,
+            actor_force_id: text_of(&a["force_id"])?,
+            closure_id: text_of(&v["closure_id"])?,
+            force_id: text_of(&v["force_id"])?,
+            request_id: text_of(&v["request_id"])?,
+            details: v["details"].clone(),
+        };
+        (e.bytes() == bytes).then_some(e)
+    }
 }
 
 /// JSON with object keys sorted (by their UTF-8 bytes) and no white space.
@@ -122,6 +151,16 @@ pub fn canonical_text(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_bytes_read_back() {
+        let e = event();
+        assert_eq!(CanonicalEvent::from_bytes(&e.bytes()), Some(e.clone()));
+        // Not canonical (spaces), or not the format: refused.
+        let spaced = String::from_utf8(e.bytes()).unwrap().replacen(':', ": ", 1);
+        assert_eq!(CanonicalEvent::from_bytes(spaced.as_bytes()), None);
+        assert_eq!(CanonicalEvent::from_bytes(b"{}"), None);
+    }
 
     fn event() -> CanonicalEvent {
         CanonicalEvent {

@@ -1,5 +1,7 @@
 //! `closure-audit audit export`, `audit verify` and `audit verify-receipt`.
 
+use super::VerifyArgs;
+use closure_audit::audit::cosignature::Note;
 use closure_audit::audit::policy::Policy;
 use closure_audit::audit::receipt::Receipt;
 use closure_audit::audit::{export, verify};
@@ -103,25 +105,55 @@ pub fn verify_receipt(receipt: &Path, keys: &[String], policy: Option<&Path>) ->
 }
 
 /// Prints the report as JSON; exit 0 when intact, 1 when not, 2 on bad input.
-pub fn verify_offline(
-    log: &Path,
-    checkpoints: &[PathBuf],
-    keys: &[String],
-    closures: Option<&Path>,
-) -> ExitCode {
+pub fn verify_offline(args: &VerifyArgs) -> ExitCode {
     let run = || -> Result<verify::Report, String> {
-        let entries = export::read_export(&read(log)?)?;
         let mut cps = Vec::new();
-        for p in checkpoints {
+        for p in &args.checkpoint {
             cps.extend(export::read_checkpoints(&read(p)?)?);
         }
-        let keys = read_keys(keys)?;
-        let closures = closures
+        let entries = match (&args.log, &args.tiles) {
+            (Some(log), _) => export::read_export(&read(log)?)?,
+            (None, Some(url)) => {
+                let log = super::tiles::read(url, args.token.as_deref())?;
+                cps.push(log.checkpoint);
+                log.entries
+            }
+            (None, None) => return Err("give --log or --tiles".into()),
+        };
+        let keys = read_keys(&args.public_key)?;
+        let closures = args
+            .closures
+            .as_deref()
             .map(|p| {
                 read(p).and_then(|t| export::read_closures(&t, closure_audit::api::drafts::closure))
             })
             .transpose()?;
-        Ok(verify::verify(&entries, &cps, &keys, closures.as_deref()).report())
+        let policy = args
+            .policy
+            .as_deref()
+            .map(|p| {
+                read(p).and_then(|t| Policy::parse(&t).map_err(|e| format!("{}: {e}", p.display())))
+            })
+            .transpose()?;
+        let mut report = verify::verify(&entries, &cps, &keys, closures.as_deref()).report();
+        if let Some(policy) = policy
+            && report.ok
+        {
+            // The latest checkpoint given must carry the quorum.
+            let latest = cps.iter().max_by_key(|c| c.size);
+            let met = latest
+                .and_then(|c| Note::parse(&c.note).ok())
+                .is_some_and(|n| policy.note_meets_quorum(&n));
+            if !met {
+                report.ok = false;
+                report.detail = format!(
+                    "the latest checkpoint ({} leaves) does not carry the policy's quorum ({}) of witness cosignatures",
+                    latest.map_or(0, |c| c.size),
+                    policy.quorum_name()
+                );
+            }
+        }
+        Ok(report)
     };
     match run() {
         Ok(report) => {

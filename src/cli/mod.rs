@@ -5,6 +5,7 @@ pub mod audit;
 pub mod export;
 pub mod migrate_data;
 pub mod serve;
+pub mod tiles;
 pub mod user;
 
 use clap::{Args, Parser, Subcommand};
@@ -125,24 +126,9 @@ pub enum AuditCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Verify an export of the log offline: no server, no database.
-    Verify {
-        /// The export (CSV or NDJSON).
-        #[arg(long)]
-        log: PathBuf,
-        /// A checkpoint kept outside: a signed note, or NDJSON of checkpoints (the
-        /// witness file). May be given more than once.
-        #[arg(long, required = true)]
-        checkpoint: Vec<PathBuf>,
-        /// The log's public key: a C2SP verifier key, or a file holding one (or
-        /// the JSON of GET /audit/public-key). May be given more than once.
-        #[arg(long, required = true)]
-        public_key: Vec<String>,
-        /// Optional: the closures' current state (NDJSON of closures, or a
-        /// closures CSV export), to catch a change with no event.
-        #[arg(long)]
-        closures: Option<PathBuf>,
-    },
+    /// Verify the log offline, from an export or straight from its tiles URL:
+    /// no database.
+    Verify(VerifyArgs),
     /// Check a receipt (GET /closures/{id}/receipt, a C2SP tlog-proof) offline:
     /// the log's signature, the inclusion of its event and, with a policy, the
     /// quorum of witness cosignatures.
@@ -157,6 +143,38 @@ pub enum AuditCommand {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// An export of the log (CSV or NDJSON, `audit export`).
+    #[arg(long, conflicts_with = "tiles", required_unless_present = "tiles")]
+    pub log: Option<PathBuf>,
+    /// The log's tlog-tiles prefix URL (`<base URL>/log`): its checkpoint, hash
+    /// tiles and entry bundles are read from there.
+    #[arg(long)]
+    pub tiles: Option<String>,
+    /// A token sent with `--tiles` requests: entry bundles need a national
+    /// auditor's (POST /api/v1/auth/login).
+    #[arg(long, env = "CLOSURE_AUDIT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A checkpoint kept outside: a signed note, or NDJSON of checkpoints (the
+    /// witness file). May be given more than once; with `--tiles`, the log's
+    /// own latest checkpoint counts as one.
+    #[arg(long, required_unless_present = "tiles")]
+    pub checkpoint: Vec<PathBuf>,
+    /// The log's public key: a C2SP verifier key, or a file holding one (or
+    /// the JSON of GET /audit/public-key). May be given more than once.
+    #[arg(long, required = true)]
+    pub public_key: Vec<String>,
+    /// Optional: the closures' current state (NDJSON of closures, or a
+    /// closures CSV export), to catch a change with no event.
+    #[arg(long)]
+    pub closures: Option<PathBuf>,
+    /// A C2SP tlog-policy file: the latest checkpoint must carry its quorum of
+    /// witness cosignatures.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]

@@ -15,6 +15,7 @@ on_both_backends!(
     tile_paths_outside_the_published_tree_are_404,
     a_log_that_is_not_public_asks_for_a_token,
     a_log_from_before_tiles_gets_its_tiles,
+    the_offline_verifier_reads_a_log_from_its_tiles,
 );
 
 type Hash = [u8; 32];
@@ -340,4 +341,89 @@ async fn a_log_from_before_tiles_gets_its_tiles(b: Backend) {
         )
         .await;
     assert_eq!(res.status().as_u16(), 200);
+}
+
+/// `closure-audit audit verify --tiles`: the log read straight from its tiles
+/// URL (hash tiles, entry bundles with a national auditor's token) is intact;
+/// an event edited in the database is named; `--policy` asks for a quorum the
+/// checkpoint does not carry.
+async fn the_offline_verifier_reads_a_log_from_its_tiles(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, national) = app.user("auditor", None, None).await;
+    let cp = log_of_at_least(&app, 300).await;
+    let key: Value = app
+        .get("/api/v1/audit/public-key", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let vkey = key["verifier_key"].as_str().unwrap().to_string();
+    let tiles = app.url("/log");
+    let verify = |extra: Vec<String>| {
+        let tiles = tiles.clone();
+        let vkey = vkey.clone();
+        let national = national.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_closure-audit"))
+                .args(["audit", "verify", "--tiles", &tiles, "--public-key", &vkey])
+                .env("CLOSURE_AUDIT_TOKEN", &national)
+                .args(extra)
+                .output()
+                .unwrap();
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            (
+                out.status.code().unwrap_or(-1),
+                report,
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+    let (code, report, err) = verify(vec![]).await.unwrap();
+    assert_eq!(code, 0, "{report} {err}");
+    assert!(
+        report["checked"].as_u64().unwrap() >= cp["tree_size"].as_u64().unwrap(),
+        "{report}"
+    );
+
+    // A policy whose witness never co-signed: not intact, and why.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p");
+    let w = closure_audit::audit::cosignature::Cosigner::new(
+        "w.example",
+        ed25519_dalek::SigningKey::from_bytes(&[6u8; 32]),
+    );
+    std::fs::write(
+        &policy,
+        format!("witness w {}\nquorum w\n", w.verifier().verifier_key()),
+    )
+    .unwrap();
+    let (code, report, _) = verify(vec!["--policy".into(), policy.display().to_string()])
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report["detail"].as_str().unwrap().contains("quorum"),
+        "{report}"
+    );
+
+    // No token: the entry bundles are refused, and that is said.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_closure-audit"))
+        .args(["audit", "verify", "--tiles", &tiles, "--public-key", &vkey])
+        .env_remove("CLOSURE_AUDIT_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+
+    // An event edited in the database: its entry no longer hashes to its leaf.
+    let victim = app.events("action=closure.created").await[3]["seq"]
+        .as_i64()
+        .unwrap();
+    app.drop_append_only_triggers();
+    app.sql(&format!(
+        "UPDATE audit_events SET request_id = 'rewritten' WHERE seq = {victim}"
+    ));
+    let (code, report, _) = verify(vec![]).await.unwrap();
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["first_bad_seq"], json!(victim), "{report}");
 }
