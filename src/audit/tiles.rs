@@ -140,6 +140,11 @@ impl TilePath {
     }
 }
 
+/// The leaves one hash at `level` covers (`256^level`), saturating.
+pub fn span_of(level: u8) -> u64 {
+    span(level).unwrap_or(u64::MAX)
+}
+
 /// `256^level`, or `None` past what a `u64` tree can hold.
 fn span(level: u8) -> Option<u64> {
     TILE_WIDTH.checked_pow(level.into())

@@ -16,6 +16,7 @@ on_both_backends!(
     a_log_that_is_not_public_asks_for_a_token,
     a_log_from_before_tiles_gets_its_tiles,
     the_offline_verifier_reads_a_log_from_its_tiles,
+    verify_checks_the_stored_tiles,
 );
 
 type Hash = [u8; 32];
@@ -426,4 +427,34 @@ async fn the_offline_verifier_reads_a_log_from_its_tiles(b: Backend) {
     let (code, report, _) = verify(vec![]).await.unwrap();
     assert_eq!(code, 1, "{report}");
     assert_eq!(report["first_bad_seq"], json!(victim), "{report}");
+}
+
+/// `/audit/verify` compares the stored tiles with the tree of the stored
+/// leaves: a full tile or a partial one rewritten in the database is found.
+async fn verify_checks_the_stored_tiles(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    log_of_at_least(&app, 300).await;
+    let verify = || async {
+        let res = app.get("/api/v1/audit/verify", &app.admin_token).await;
+        assert_eq!(res.status().as_u16(), 200);
+        res.json::<Value>().await.unwrap()
+    };
+    let report = verify().await;
+    assert_eq!(report["ok"], json!(true), "{report}");
+    app.drop_append_only_triggers();
+    let zeros = "00".repeat(8192);
+    let blob = if app.is_postgres() {
+        format!("decode('{zeros}', 'hex')")
+    } else {
+        format!("X'{zeros}'")
+    };
+    app.sql(&format!(
+        "UPDATE merkle_tiles SET hashes = {blob} WHERE level = 0 AND tile_index = 0"
+    ));
+    let report = verify().await;
+    assert_eq!(report["ok"], json!(false), "{report}");
+    assert!(
+        report["detail"].as_str().unwrap().contains("tile 0/0"),
+        "{report}"
+    );
 }

@@ -10,6 +10,7 @@
 mod closures;
 mod findings;
 pub mod stored;
+mod tiled;
 mod tree;
 mod witnessed;
 

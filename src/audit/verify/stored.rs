@@ -1,6 +1,6 @@
 //! Verifying the log as the database holds it, streamed: leaves in order in
 //! pages (with the checkpoints each page reaches, from the database and from
-//! the witness file), then the events not yet integrated, then the closures in
+//! the witness file, and the stored tiles they complete), then the events not yet integrated, then the closures in
 //! pages with their events and decisions. Run it inside one snapshot
 //! ([`crate::db::Db::snapshot_blocking`]) so that commits made meanwhile are
 //! not seen half-way; memory is a page, whatever the size of the log.
@@ -8,6 +8,7 @@
 use super::Entry;
 use super::closures::{ClosureRecord, Content, STATUS_ACTIONS, check_closure, closure_gone};
 use super::findings::{Finding, Findings, Verdict};
+use super::tiled::TileCheck;
 use super::tree::TreeCheck;
 use super::witnessed::{WitnessFile, Witnessed};
 use crate::audit::checkpoint::{SignedCheckpoint, TrustedKey};
@@ -39,6 +40,7 @@ pub fn verify_stored(
 ) -> AppResult<Verdict> {
     let mut findings = Findings::default();
     let mut tree = TreeCheck::new(keys);
+    let mut tiles = TileCheck::new(c)?;
     let any_checkpoint = store::latest_checkpoint(c)?.is_some();
     let mut witnessed = witness.and_then(|w| Witnessed::open(w, any_checkpoint, &mut findings));
     let mut checked = 0u64;
@@ -64,14 +66,17 @@ pub fn verify_stored(
                 leaf_hash: Some(l.leaf_hash.clone()),
             };
             tree.push_leaf(&entry, &mut findings);
+            tiles.push(&l.leaf_hash);
             page.push(entry);
         }
+        tiles.compare_page(c, &mut findings)?;
         checked += page.len() as u64;
         closures_still_stored(c, &page, &mut findings)?;
         from = reach;
     }
     add_checkpoints(c, &mut tree, &mut witnessed, from, i64::MAX, &mut findings)?;
     tree.finish(&mut findings);
+    tiles.finish(c, &mut findings)?;
 
     // Events committed but not integrated yet.
     let mut after = 0i64;
