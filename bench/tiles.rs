@@ -110,13 +110,16 @@ async fn resting_rss_mib(server: &Server) -> f64 {
     rest as f64 / 1024.0
 }
 
+/// The path of request `n` of a run.
+type PathOf = Arc<dyn Fn(u64) -> String + Send + Sync>;
+
 /// `concurrency` clients GET `path(n)` one after another for `seconds`.
 async fn read_loop(
     base: &str,
     token: &str,
     concurrency: usize,
     seconds: f64,
-    path: Arc<dyn Fn(u64) -> String + Send + Sync>,
+    path: PathOf,
 ) -> Stats {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -249,7 +252,7 @@ async fn main() {
         verdict(rss < 150.0)
     ));
 
-    let runs: Vec<(&str, Arc<dyn Fn(u64) -> String + Send + Sync>)> = vec![
+    let runs: Vec<(&str, PathOf)> = vec![
         (
             "`GET /healthz` (baseline)",
             Arc::new(|_| "/healthz".to_string()),

@@ -10,19 +10,13 @@ use super::merkle::Hash;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
-use sha2::{Digest, Sha256};
 use std::path::Path;
 
 const ED25519: u8 = 0x01;
 
-/// The C2SP key id of an Ed25519 key under `name`.
+/// The C2SP key id of an Ed25519 note key under `name`.
 pub fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update([b'\n', ED25519]);
-    h.update(public.as_bytes());
-    let d = h.finalize();
-    [d[0], d[1], d[2], d[3]]
+    super::cosignature::key_id_of(name, ED25519, public)
 }
 
 /// `name+hexid+base64(0x01||key)`.
@@ -55,21 +49,12 @@ impl TrustedKey {
 
     /// Parses `name+hexid+base64(0x01||key)`, checking that the id matches.
     pub fn parse_verifier_key(s: &str) -> Result<TrustedKey, String> {
-        // The name holds no '+'; the base64 key may.
-        let mut parts = s.trim().splitn(3, '+');
-        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err("a verifier key is name+hexkeyid+base64key".into());
-        };
-        let raw = B64.decode(b64).map_err(|e| format!("verifier key: {e}"))?;
-        if raw.len() != 33 || raw[0] != ED25519 {
-            return Err("verifier key: not an Ed25519 key".into());
+        let (name, kind, key) = super::cosignature::parse_vkey(s)?;
+        if kind != ED25519 {
+            return Err("verifier key: not an Ed25519 note key (type 0x01)".into());
         }
-        let key = VerifyingKey::from_bytes(raw[1..].try_into().expect("32 bytes"))
-            .map_err(|e| e.to_string())?;
-        let t = TrustedKey::new(name, key);
-        if hex::encode(t.id) != id {
-            return Err("verifier key: the key id does not match the key".into());
-        }
+        let t = TrustedKey::new(&name, key);
+        super::cosignature::check_id(s, &t.id)?;
         Ok(t)
     }
 }

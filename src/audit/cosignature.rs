@@ -245,7 +245,8 @@ pub fn parse_vkey(vkey: &str) -> Result<(String, u8, VerifyingKey), String> {
     Ok((name.to_string(), raw[0], key))
 }
 
-fn check_id(vkey: &str, id: &[u8; 4]) -> Result<(), String> {
+/// The key id a verifier key states must be the one its key and name give.
+pub(super) fn check_id(vkey: &str, id: &[u8; 4]) -> Result<(), String> {
     let given = vkey.trim().split('+').nth(1).unwrap_or_default();
     if given != hex::encode(id) {
         return Err("verifier key: the key id does not match the key".into());

@@ -650,3 +650,31 @@ impl TestApp {
         }
     }
 }
+
+/// The entries of a tlog-tiles entry bundle: each after its length as two
+/// big-endian bytes.
+pub fn bundle_entries(bundle: &[u8]) -> Vec<Vec<u8>> {
+    let mut entries = Vec::new();
+    let mut rest = bundle;
+    while !rest.is_empty() {
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        entries.push(rest[2..2 + len].to_vec());
+        rest = &rest[2 + len..];
+    }
+    entries
+}
+
+/// A policy file in `dir` whose one witness (a key nobody uses) is the quorum.
+pub fn stranger_policy(dir: &std::path::Path) -> std::path::PathBuf {
+    let policy = dir.join("stranger.policy");
+    let w = closure_audit::audit::cosignature::Cosigner::new(
+        "w.example",
+        ed25519_dalek::SigningKey::from_bytes(&[6u8; 32]),
+    );
+    std::fs::write(
+        &policy,
+        format!("witness w {}\nquorum w\n", w.verifier().verifier_key()),
+    )
+    .unwrap();
+    policy
+}

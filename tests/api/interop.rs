@@ -142,13 +142,7 @@ async fn aics_tlog_verifies_our_tiles_and_sees_a_fork(b: Backend) {
         .bytes()
         .await
         .unwrap();
-    let mut rest = &bundle[..];
-    let mut entries = Vec::new();
-    while !rest.is_empty() {
-        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
-        entries.push(rest[2..2 + len].to_vec());
-        rest = &rest[2 + len..];
-    }
+    let entries = bundle_entries(&bundle);
     let leaf = work.path().join("leaf.bin");
     std::fs::write(&leaf, &entries[(index - 256) as usize]).unwrap();
     let mut args = common("verify-inclusion");

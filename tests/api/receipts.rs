@@ -127,16 +127,7 @@ async fn a_receipt_proves_the_latest_decision(b: Backend) {
     assert_eq!(verify_receipt(&text, &["--key", &other]).0, 1);
     // A policy asking for a witness the checkpoint lacks.
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("p");
-    let w = closure_audit::audit::cosignature::Cosigner::new(
-        "w.example",
-        ed25519_dalek::SigningKey::from_bytes(&[6u8; 32]),
-    );
-    std::fs::write(
-        &policy,
-        format!("witness w {}\nquorum w\n", w.verifier().verifier_key()),
-    )
-    .unwrap();
+    let policy = stranger_policy(dir.path());
     let (code, out) = verify_receipt(
         &text,
         &["--key", &vkey, "--policy", policy.to_str().unwrap()],

@@ -175,13 +175,7 @@ async fn entry_bundles_hold_the_events_for_national_auditors(b: Backend) {
         !cache.contains("public"),
         "personal data in a shared cache: {cache}"
     );
-    let mut entries = Vec::new();
-    let mut rest = bundle.as_slice();
-    while !rest.is_empty() {
-        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
-        entries.push(rest[2..2 + len].to_vec());
-        rest = &rest[2 + len..];
-    }
+    let entries = bundle_entries(&bundle);
     assert_eq!(entries.len(), 256);
     for (i, (entry, leaf)) in entries.iter().zip(hashes(&tile)).enumerate() {
         let mut h = Sha256::new();
@@ -388,16 +382,7 @@ async fn the_offline_verifier_reads_a_log_from_its_tiles(b: Backend) {
 
     // A policy whose witness never co-signed: not intact, and why.
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("p");
-    let w = closure_audit::audit::cosignature::Cosigner::new(
-        "w.example",
-        ed25519_dalek::SigningKey::from_bytes(&[6u8; 32]),
-    );
-    std::fs::write(
-        &policy,
-        format!("witness w {}\nquorum w\n", w.verifier().verifier_key()),
-    )
-    .unwrap();
+    let policy = stranger_policy(dir.path());
     let (code, report, _) = verify(vec!["--policy".into(), policy.display().to_string()])
         .await
         .unwrap();
