@@ -18,3 +18,4 @@ mod signoff;
 mod tlog;
 mod users;
 mod verify;
+mod witness;
