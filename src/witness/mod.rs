@@ -142,7 +142,17 @@ impl Logs {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|k| TrustedKey::parse_verifier_key(k).map_err(|e| format!("{k}: {e}")))
+            .map(|k| {
+                TrustedKey::parse_verifier_key(k)
+                    .and_then(|t| {
+                        if valid_key_name(&t.name) {
+                            Ok(t)
+                        } else {
+                            Err("the key name is not a log origin".into())
+                        }
+                    })
+                    .map_err(|e| format!("witness_logs: {k}: {e}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Logs(keys))
     }
@@ -388,8 +398,7 @@ impl Witness {
         let req = parse_request(&body)?;
         let cp = check_signed(&self.logs, &req.note)?;
         let cosigner = self.cosigner.clone();
-        let outcome = self
-            .db
+        self.db
             .write(move |conn| {
                 store::lock(conn)?;
                 let row = store::get(conn, &cp.origin)?;
@@ -415,8 +424,7 @@ impl Witness {
                 )?;
                 Ok(Ok(line))
             })
-            .await?;
-        outcome
+            .await?
     }
 
     /// The latest cosigned checkpoint of the log whose origin hashes to

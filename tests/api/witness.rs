@@ -446,3 +446,89 @@ async fn aics_tlog_accepts_our_cosignature_in_a_quorum() {
     let (ok, text) = run(other);
     assert!(!ok, "another witness key must not make the quorum: {text}");
 }
+
+/// The binary: `closure-audit witness pin FILE` records the start, then
+/// `closure-audit witness` prints its verifier key on its first stdout line,
+/// refuses a bad name, and answers with the pinned size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_witness_command_prints_its_key_and_pins() {
+    use std::io::BufRead;
+    const BIN: &str = env!("CARGO_BIN_EXE_closure-audit");
+    let dir = tempfile::tempdir().unwrap();
+    let t = tree(6);
+    let pin_file = dir.path().join("kent-5.note");
+    std::fs::write(&pin_file, note(&t, 5)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cmd = |name: &str| {
+        let mut c = Command::new(BIN);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CLOSURE_AUDIT_BIND", format!("127.0.0.1:{port}"))
+            .env("CLOSURE_AUDIT_DATA_DIR", dir.path())
+            .env("CLOSURE_AUDIT_WITNESS_NAME", name)
+            .env("CLOSURE_AUDIT_WITNESS_LOGS", log_signer().verifier_key())
+            .env("CLOSURE_AUDIT_LOG_LEVEL", "warn");
+        c
+    };
+    let bad = cmd("has space").arg("witness").output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("witness_name"));
+    let pinned = cmd("w.example/1")
+        .args(["witness", "pin", pin_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(pinned.status.success(), "{pinned:?}");
+    assert!(String::from_utf8_lossy(&pinned.stdout).contains("at size 5"));
+    assert!(dir.path().join("witness.db").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("witness-key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mut child = cmd("w.example/1")
+        .arg("witness")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let vkey = first.trim().to_string();
+    assert!(vkey.starts_with("w.example/1+"), "{first}");
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/add-checkpoint");
+    let mut answer = None;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .post(&url)
+            .body(body(0, &[], &note(&t, 6)))
+            .send()
+            .await
+        {
+            answer = Some((r.status().as_u16(), r.text().await.unwrap()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answer, Some((409, "5\n".to_string())));
+    let r = client
+        .post(&url)
+        .body(body(5, &t.consistency_proof(5, 6).unwrap(), &note(&t, 6)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let line = r.text().await.unwrap();
+    assert!(cosigned(&vkey, &note(&t, 6), &line).is_some(), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
