@@ -44,6 +44,14 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// `closure-audit witness`: its state database (default `<data_dir>/witness.db`).
+    pub witness_database_url: Option<String>,
+    /// The witness's cosignature key name.
+    pub witness_name: Option<String>,
+    /// The witness's Ed25519 seed (hex); default `<data_dir>/witness-key`.
+    pub witness_key_file: Option<PathBuf>,
+    /// Comma-separated C2SP verifier keys of the logs the witness accepts.
+    pub witness_logs: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -7,7 +7,8 @@
 //! - [`audit`]: the audit log;
 //! - [`api`]: HTTP handlers and the route table;
 //! - [`app`]: wiring it together;
-//! - [`migrate_data`]: moving a deployment to another database.
+//! - [`migrate_data`]: moving a deployment to another database;
+//! - [`witness`]: `closure-audit witness`, a tlog-witness server.
 
 pub mod api;
 pub mod app;
@@ -22,6 +23,7 @@ pub mod files;
 pub mod migrate_data;
 pub mod service;
 pub mod telemetry;
+pub mod witness;
 
 pub use app::Application;
 pub use config::Settings;

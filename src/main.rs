@@ -7,7 +7,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{AuditCommand, Cli, Command, UserCommand};
+use cli::{AuditCommand, Cli, Command, UserCommand, WitnessCommand};
 use closure_audit::{Settings, app, telemetry};
 use std::process::ExitCode;
 
@@ -42,6 +42,10 @@ fn main() -> ExitCode {
             command: AuditCommand::Export { format, out },
         } => cli::audit::export_log(&settings, &format, out),
         Command::Export { what } => cli::export::export_offline(&settings, what),
+        Command::Witness { command: None } => cli::witness::run(&settings),
+        Command::Witness {
+            command: Some(WitnessCommand::Pin { note }),
+        } => cli::witness::pin(&settings, &note),
         Command::Audit {
             command: AuditCommand::Verify(args),
         } => return cli::audit::verify_offline(&args),

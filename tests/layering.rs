@@ -49,6 +49,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "exports know no use case or face",
     ),
     (
+        "witness",
+        &["crate::api", "crate::app", "crate::service"],
+        "the witness server is its own program beside the service",
+    ),
+    (
         "db",
         &[
             "crate::api",

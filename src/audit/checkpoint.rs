@@ -59,6 +59,33 @@ impl TrustedKey {
     }
 }
 
+/// The Ed25519 key whose 32-byte seed (hex) is in `path`, or a new one written
+/// there first (mode 0600, flushed with its folder); `true` when it was created.
+/// The log's checkpoint key and the witness's cosigning key are kept this way.
+pub fn load_or_create_key(path: &Path) -> Result<(SigningKey, bool), String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let seed: [u8; 32] = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| format!("{} is not a 32-byte hex Ed25519 seed", path.display()))?;
+            Ok((SigningKey::from_bytes(&seed), false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            let mut seed = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+            // On disk (flushed, with its folder) before its first signature.
+            crate::files::create_private(path, hex::encode(seed).as_bytes())?;
+            Ok((SigningKey::from_bytes(&seed), true))
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
 /// The log's signing key.
 pub struct Signer {
     pub origin: String,
@@ -75,31 +102,12 @@ impl Signer {
 
     /// The key in `path` (32-byte seed, hex), or a new one written there (mode 0600).
     pub fn load_or_create(origin: &str, path: &Path) -> Result<Signer, String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let seed: [u8; 32] = hex::decode(text.trim())
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| {
-                        format!("{} is not a 32-byte hex Ed25519 seed", path.display())
-                    })?;
-                Ok(Signer::new(origin, SigningKey::from_bytes(&seed)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-                }
-                let mut seed = [0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-                // On disk (flushed, with its folder) before its first signature.
-                crate::files::create_private(path, hex::encode(seed).as_bytes())?;
-                let s = Signer::new(origin, SigningKey::from_bytes(&seed));
-                tracing::warn!(path = %path.display(), verifier_key = %s.verifier_key(), "generated the checkpoint signing key");
-                Ok(s)
-            }
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        let (key, created) = load_or_create_key(path)?;
+        let s = Signer::new(origin, key);
+        if created {
+            tracing::warn!(path = %path.display(), verifier_key = %s.verifier_key(), "generated the checkpoint signing key");
         }
+        Ok(s)
     }
 
     pub fn public(&self) -> VerifyingKey {

@@ -7,6 +7,7 @@ pub mod migrate_data;
 pub mod serve;
 pub mod tiles;
 pub mod user;
+pub mod witness;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -59,6 +60,23 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Run a C2SP tlog-witness server (add-checkpoint) for the logs in
+    /// CLOSURE_AUDIT_WITNESS_LOGS, or, with `pin`, record a log's starting checkpoint.
+    Witness {
+        #[command(subcommand)]
+        command: Option<WitnessCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WitnessCommand {
+    /// Record a checkpoint obtained out of band (a signed note file) as the
+    /// starting state of its log, so that the first add-checkpoint must be
+    /// consistent with it. Only for a log the witness has no state for yet.
+    Pin {
+        /// The checkpoint note, signed by a key in CLOSURE_AUDIT_WITNESS_LOGS.
+        note: PathBuf,
     },
 }
 

@@ -19,4 +19,5 @@ mod signoff;
 mod tlog;
 mod users;
 mod verify;
-mod witnesses;
+mod witness;
+mod witness_client;
