@@ -1,5 +1,5 @@
 //! The `closure-audit` command line: `serve` (the default), `migrate`,
-//! `migrate-data`, `user add`, `openapi`, `export`, `audit`.
+//! `migrate-data`, `user add`, `openapi`, `export`, `audit`, `witness`.
 //!
 //! The commands are in `cli/`: its `mod.rs` the definitions, one file per
 //! command for what it does.

@@ -1,5 +1,5 @@
 //! The command line's definitions (clap); each command's work is in its own
-//! file: `serve`, `user`, `export`, `audit`, `migrate_data`.
+//! file: `serve`, `user`, `export`, `audit`, `migrate_data`, `witness`.
 
 pub mod audit;
 pub mod export;

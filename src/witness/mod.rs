@@ -265,7 +265,10 @@ pub fn check_consistent(
         }
         return Ok(());
     }
-    let (_, stored_root) = stored.expect("old > 0 equals a stored size");
+    // old > 0 equals the stored size, so there is a stored state.
+    let Some((_, stored_root)) = stored else {
+        return Err(Reject::Conflict(0));
+    };
     if old == cp.size {
         if cp.root != stored_root {
             return Err(Reject::Unprocessable(

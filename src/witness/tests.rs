@@ -168,3 +168,25 @@ fn origin_hash_finds_the_log() {
     assert_eq!(logs().origin_of_hash(&hex_hash).as_deref(), Some(ORIGIN));
     assert_eq!(logs().origin_of_hash("00"), None);
 }
+
+#[test]
+fn extreme_sizes_and_junk_proofs_do_not_panic() {
+    let big = i64::MAX as u64;
+    let cp = check_signed(&logs(), &signer().sign(big, &[2u8; 32]).note).unwrap();
+    for old in [1, 2, big - 1, big] {
+        for n in [0usize, 1, 62, 63] {
+            let proof = vec![[1u8; 32]; n];
+            let r = check_consistent(Some((old, [3u8; 32])), old, &proof, &cp);
+            assert!(
+                matches!(r, Err(Reject::Unprocessable(_))),
+                "{old} {n}: {r:?}"
+            );
+        }
+    }
+    // Sizes beyond 63 bits are malformed.
+    let too_big = format!("{ORIGIN}\n{}\nAAAA\n", u64::MAX);
+    assert!(matches!(
+        check_signed(&logs(), &format!("{too_big}\n\u{2014} x AAAAAA==\n")),
+        Err(Reject::BadRequest(_))
+    ));
+}
