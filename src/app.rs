@@ -15,6 +15,7 @@ use crate::export::trend_cache::TrendCache;
 use crate::service::Context;
 use crate::service::audit::VerifyGate;
 use crate::service::ingest;
+use crate::service::webhooks::Signal;
 use crate::telemetry::{self, Metrics};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
@@ -163,6 +164,7 @@ impl Application {
                 max_weight: 1000,
                 queue: settings.ingest_queue,
             },
+            api::views::closure_json,
         )
         .map_err(|e| format!("cannot start the ingest writer: {e}"))?;
         let metrics = Metrics::new();
@@ -187,7 +189,11 @@ impl Application {
             users: UserCache::new(Duration::from_millis(settings.auth_cache_ms)),
             verify_gate: VerifyGate::default(),
             witnesses,
+            webhook_signal: Arc::new(Signal::default()),
+            closure_body: api::views::closure_json,
         });
+        crate::webhooks::start(state.clone())
+            .map_err(|e| format!("cannot start the webhook worker: {e}"))?;
         let workers = match settings.workers {
             0 => std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -248,6 +254,7 @@ impl Application {
     /// then stops the sequencer.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.state.webhook_signal.stop();
         self.state.log.stop_and_wait();
         result
     }

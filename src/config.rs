@@ -52,6 +52,20 @@ pub struct Settings {
     pub witness_key_file: Option<PathBuf>,
     /// Comma-separated C2SP verifier keys of the logs the witness accepts.
     pub witness_logs: String,
+    /// Hosts (names or addresses) webhook URLs may name, comma-separated; empty: none.
+    pub webhook_allowed_hosts: String,
+    /// The wait before a delivery's first retry, in milliseconds.
+    pub webhook_retry_base_ms: u64,
+    /// How long after its first attempt a delivery is retried, in hours.
+    pub webhook_retry_hours: f64,
+    /// Whether this instance runs a delivery worker.
+    pub webhook_delivery: bool,
+    /// How often the worker looks for due deliveries when not woken, in milliseconds.
+    pub webhook_poll_ms: u64,
+    /// How long a worker holds a subscription it claimed, in seconds.
+    pub webhook_lease_seconds: u64,
+    /// How many subscriptions a worker delivers to at once.
+    pub webhook_concurrency: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -123,9 +137,26 @@ impl Settings {
         if self.db_pool_size == 0 {
             return Err("db_pool_size must be at least 1".into());
         }
+        if !(self.webhook_retry_hours > 0.0 && self.webhook_retry_hours <= 24.0 * 30.0) {
+            return Err("webhook_retry_hours must be above 0 and at most 720".into());
+        }
+        if self.webhook_retry_base_ms == 0 || self.webhook_poll_ms == 0 {
+            return Err("webhook_retry_base_ms and webhook_poll_ms must be at least 1".into());
+        }
+        if self.webhook_lease_seconds < MIN_WEBHOOK_LEASE_SECONDS {
+            return Err(format!(
+                "webhook_lease_seconds must be at least {MIN_WEBHOOK_LEASE_SECONDS} (a delivery may take 10 s)"
+            ));
+        }
+        if self.webhook_concurrency == 0 {
+            return Err("webhook_concurrency must be at least 1".into());
+        }
         Ok(())
     }
 }
+
+/// The shortest lease a webhook worker may hold: above one delivery's 10 s timeout.
+pub const MIN_WEBHOOK_LEASE_SECONDS: u64 = 15;
 
 /// The keys of `config/default.toml`, commented-out ones included.
 pub fn known_keys() -> Vec<&'static str> {

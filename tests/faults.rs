@@ -1,6 +1,8 @@
 //! Fault tests: the real binary as a child process, killed with SIGKILL during
 //! sustained ingest (on SQLite and PostgreSQL), and a private PostgreSQL stopped
-//! and started again under load. Each prints its measured figures; run with
+//! and started again under load; and a decision's webhook, queued by an
+//! instance killed before it could deliver, delivered by the next start. Each
+//! prints its measured figures; run with
 //!
 //! ```sh
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -20,14 +22,22 @@ mod check;
 mod pg_restart;
 #[path = "faults/private_pg.rs"]
 mod private_pg;
+#[path = "api/receiver.rs"]
+mod receiver;
 #[path = "faults/server.rs"]
 mod server;
 #[path = "faults/sigkill.rs"]
 mod sigkill;
+#[path = "faults/webhooks.rs"]
+mod webhooks;
 
 use sigkill::sigkill_during_ingest;
+use webhooks::sigkill_before_delivery_delivers_after_restart;
 
-on_both_backends!(sigkill_during_ingest);
+on_both_backends!(
+    sigkill_during_ingest,
+    sigkill_before_delivery_delivers_after_restart
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_stopped_and_started_during_load() {

@@ -12,6 +12,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "handlers reach the database through a use case in service/",
     ),
     (
+        "webhooks",
+        &["crate::db", "crate::app", "crate::api"],
+        "the delivery worker reaches the database through use cases in service/",
+    ),
+    (
         "service",
         &["crate::api", "crate::app"],
         "use cases know no face",

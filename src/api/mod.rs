@@ -22,6 +22,7 @@ pub mod tlog;
 pub mod users;
 pub mod views;
 pub mod volumes;
+pub mod webhooks;
 
 use crate::error::{AppError, Problem};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -62,7 +63,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(exports::audit_csv)
             .service(exports::trends_csv)
             .service(reports::outlier_report)
-            .service(reports::funnel),
+            .service(reports::funnel)
+            .service(webhooks::create_webhook)
+            .service(webhooks::list_webhooks)
+            .service(webhooks::get_webhook)
+            .service(webhooks::delete_webhook)
+            .service(webhooks::resume_webhook)
+            .service(webhooks::list_deliveries)
+            .service(webhooks::retry_delivery),
     );
     cfg.service(tlog::checkpoint).service(tlog::tile);
     cfg.service(ops::healthz)
@@ -108,6 +116,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         (name = "audit", description = "The audit log"),
         (name = "exports", description = "Streamed CSV for auditors"),
         (name = "reports", description = "Outliers and the funnel plot"),
+        (name = "webhooks", description = "Notifications for force systems (Standard Webhooks)"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

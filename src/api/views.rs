@@ -159,3 +159,8 @@ impl From<&Closure> for ClosureView {
         }
     }
 }
+
+/// A closure as JSON, as the API returns it: the `data` of a webhook's body.
+pub fn closure_json(c: &Closure) -> serde_json::Value {
+    serde_json::to_value(ClosureView::from(c)).unwrap_or_default()
+}

@@ -36,6 +36,10 @@ pub enum Action {
     VolumeSet,
     ExportDownloaded,
     ExportCompleted,
+    WebhookCreated,
+    WebhookDeleted,
+    WebhookResumed,
+    WebhookRedeliveryRequested,
 }
 
 impl Action {
@@ -55,6 +59,10 @@ impl Action {
             Action::VolumeSet => "volume.set",
             Action::ExportDownloaded => "export.downloaded",
             Action::ExportCompleted => "export.completed",
+            Action::WebhookCreated => "webhook.created",
+            Action::WebhookDeleted => "webhook.deleted",
+            Action::WebhookResumed => "webhook.resumed",
+            Action::WebhookRedeliveryRequested => "webhook.redelivery_requested",
         }
     }
 }

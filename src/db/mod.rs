@@ -26,6 +26,7 @@ pub mod trend_versions;
 mod url;
 pub mod users;
 pub mod volumes;
+pub mod webhooks;
 pub mod witness;
 
 pub use url::{DatabaseUrl, sqlite_uri};

@@ -212,7 +212,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        force_id -> Text,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        created_by_user_id -> Text,
+        created_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+        paused_at -> Nullable<BigInt>,
+        paused_reason -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhook_messages (id) {
+        id -> BigInt,
+        event_type -> Text,
+        force_id -> Text,
+        closure_id -> Text,
+        body -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (seq) {
+        seq -> BigInt,
+        id -> Text,
+        subscription_id -> Text,
+        message_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        first_attempt_at -> Nullable<BigInt>,
+        last_attempt_at -> Nullable<BigInt>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(decisions -> closures (closure_id));
+diesel::joinable!(webhook_deliveries -> webhook_messages (message_id));
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_failures,
@@ -228,5 +276,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     merkle_tile_tails,
     cosignatures,
     witness_status,
-    trend_versions
+    trend_versions,
+    webhook_subscriptions,
+    webhook_messages,
+    webhook_deliveries
 );

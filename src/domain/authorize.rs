@@ -41,10 +41,12 @@ pub enum Action {
     Export,
     /// Create, list, read and change users.
     ManageUsers,
+    /// Subscribe to the force's changes (webhooks), see and manage the subscriptions.
+    ManageWebhooks,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::PostClosures,
         Action::SetVolumes,
         Action::ReadClosures,
@@ -56,6 +58,7 @@ impl Action {
         Action::ReadEntries,
         Action::Export,
         Action::ManageUsers,
+        Action::ManageWebhooks,
     ];
 }
 
@@ -96,10 +99,11 @@ pub enum Rule {
     NationalAuditorsOnly,
     AuditorsOnly,
     AdminsOnly,
+    WebhooksByForceSystem,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 15] = [
         Rule::PostersOnly,
         Rule::OwnForceOnly,
         Rule::VolumesByForceSystem,
@@ -114,6 +118,7 @@ impl Rule {
         Rule::NationalAuditorsOnly,
         Rule::AuditorsOnly,
         Rule::AdminsOnly,
+        Rule::WebhooksByForceSystem,
     ];
 
     /// The rule in words, as a 403's `detail` gives it.
@@ -145,6 +150,9 @@ impl Rule {
             }
             Rule::AuditorsOnly => "exports and reports are for auditors",
             Rule::AdminsOnly => "only an admin may manage users",
+            Rule::WebhooksByForceSystem => {
+                "webhooks are subscribed to and managed by the force system of the force"
+            }
         }
     }
 
@@ -165,6 +173,7 @@ impl Rule {
             Rule::NationalAuditorsOnly => "national_auditor_required",
             Rule::AuditorsOnly => "auditor_role_required",
             Rule::AdminsOnly => "admin_role_required",
+            Rule::WebhooksByForceSystem => "force_system_required",
         }
     }
 }
@@ -279,6 +288,19 @@ pub fn authorize(caller: &Caller, action: Action, resource: Resource) -> Verdict
         ),
         Action::Export => forbid_unless(role == Auditor, Rule::AuditorsOnly),
         Action::ManageUsers => forbid_unless(role == Admin, Rule::AdminsOnly),
+        Action::ManageWebhooks => {
+            if role != ForceSystem || caller.force_id.is_none() {
+                return Verdict::Forbidden(Rule::WebhooksByForceSystem);
+            }
+            match resource {
+                Resource::Force(f) | Resource::Closure(Parties { force_id: f, .. })
+                    if caller.force_id != Some(f) =>
+                {
+                    Verdict::NotFound
+                }
+                _ => Verdict::Allow,
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ const MAY: &[(Role, &[Action])] = &[
             Action::PostClosures,
             Action::SetVolumes,
             Action::ReadClosures,
+            Action::ManageWebhooks,
         ],
     ),
     (
@@ -55,8 +56,14 @@ const FORCE_BOUND: &[Action] = &[
     Action::ReadClosures,
     Action::Decide,
     Action::Reopen,
+    Action::ManageWebhooks,
 ];
-const HIDDEN_WHEN_OTHER_FORCE: &[Action] = &[Action::ReadClosures, Action::Decide, Action::Reopen];
+const HIDDEN_WHEN_OTHER_FORCE: &[Action] = &[
+    Action::ReadClosures,
+    Action::Decide,
+    Action::Reopen,
+    Action::ManageWebhooks,
+];
 
 const ME: &str = "user-me";
 const MY_OFFICER_ID: &str = "AB12";
@@ -192,6 +199,7 @@ fn role_rule(action: Action) -> Rule {
         Action::ReadEntries => Rule::NationalAuditorsOnly,
         Action::Export => Rule::AuditorsOnly,
         Action::ManageUsers => Rule::AdminsOnly,
+        Action::ManageWebhooks => Rule::WebhooksByForceSystem,
     }
 }
 

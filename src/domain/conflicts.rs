@@ -24,10 +24,12 @@ pub enum Clash {
     MigrationRefused,
     /// The event a receipt is for is not yet in a signed checkpoint.
     NotYetCheckpointed,
+    /// The force holds as many webhook subscriptions as it may.
+    TooManySubscriptions,
 }
 
 impl Clash {
-    pub const ALL: [Clash; 10] = [
+    pub const ALL: [Clash; 11] = [
         Clash::AlreadyDecided,
         Clash::NotDecided,
         Clash::StaleVersion,
@@ -38,6 +40,7 @@ impl Clash {
         Clash::UsernameTaken,
         Clash::MigrationRefused,
         Clash::NotYetCheckpointed,
+        Clash::TooManySubscriptions,
     ];
 
     pub fn code(self) -> &'static str {
@@ -52,6 +55,7 @@ impl Clash {
             Clash::UsernameTaken => "username_taken",
             Clash::MigrationRefused => "migration_refused",
             Clash::NotYetCheckpointed => "not_yet_checkpointed",
+            Clash::TooManySubscriptions => "too_many_subscriptions",
         }
     }
 
@@ -81,6 +85,9 @@ impl Clash {
             }
             Clash::NotYetCheckpointed => {
                 "the event is not yet in a signed checkpoint; ask again in a second"
+            }
+            Clash::TooManySubscriptions => {
+                "the force holds as many webhook subscriptions as it may (20); delete one first"
             }
         }
     }

@@ -22,6 +22,7 @@ pub mod time;
 pub mod users;
 pub mod validation;
 pub mod volumes;
+pub mod webhooks;
 
 pub use forces::{FORCES, Force, force_name, is_known_force};
 pub use ranks::Rank;

@@ -85,10 +85,11 @@ pub enum FieldRule {
     NotForRole,
     NotNull,
     ShortCode,
+    WebhookUrl,
 }
 
 impl FieldRule {
-    pub const ALL: [FieldRule; 23] = [
+    pub const ALL: [FieldRule; 24] = [
         FieldRule::Required,
         FieldRule::WrongType,
         FieldRule::Length,
@@ -112,6 +113,7 @@ impl FieldRule {
         FieldRule::NotForRole,
         FieldRule::NotNull,
         FieldRule::ShortCode,
+        FieldRule::WebhookUrl,
     ];
 
     pub fn code(self) -> &'static str {
@@ -139,6 +141,7 @@ impl FieldRule {
             FieldRule::NotForRole => "not_for_role",
             FieldRule::NotNull => "not_null",
             FieldRule::ShortCode => "short_code",
+            FieldRule::WebhookUrl => "webhook_url",
         }
     }
 
@@ -179,6 +182,10 @@ impl FieldRule {
             FieldRule::NotNull => "the field may be left out but not set to null",
             FieldRule::ShortCode => {
                 "a victim characteristic is a short code (letters, digits, _ - + .)"
+            }
+            FieldRule::WebhookUrl => {
+                "a webhook URL is https (http only to a loopback address), names a host of \
+                 CLOSURE_AUDIT_WEBHOOK_ALLOWED_HOSTS and holds no credentials or fragment"
             }
         }
     }

@@ -15,6 +15,7 @@ use crate::db::log::{CheckpointRow, LeafRow};
 use crate::db::schema;
 use crate::db::users::UserRow;
 use crate::db::volumes::VolumeRow;
+use crate::db::webhooks::{DeliveryRow, MessageRow, SubscriptionRow};
 use crate::db::{Conn, with_conn};
 use crate::error::AppResult;
 use diesel::prelude::*;
@@ -179,6 +180,9 @@ tables! {
     merkle_leaves: LeafRow, key(leaf_index);
     checkpoints: CheckpointRow, key(tree_size);
     cosignatures: CosignatureRow, key(tree_size, witness, key_id);
+    webhook_subscriptions: SubscriptionRow, key(id);
+    webhook_messages: MessageRow, key(id), identity id;
+    webhook_deliveries: DeliveryRow, key(seq), identity seq;
 }
 
 /// Tables the sequencer, the trend cache or diesel keep that are not data to

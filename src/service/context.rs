@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::export::trend_cache::TrendCache;
 use crate::service::audit::VerifyGate;
 use crate::service::ingest::IngestWriter;
+use crate::service::webhooks::{ClosureBody, Signal};
 use crate::telemetry::Metrics;
 use std::sync::Arc;
 
@@ -36,4 +37,8 @@ pub struct Context {
     pub verify_gate: VerifyGate,
     /// The witness client, when a witness policy is set.
     pub witnesses: Option<Arc<WitnessClient>>,
+    /// Wakes this instance's webhook delivery worker after a commit that queued.
+    pub webhook_signal: Arc<Signal>,
+    /// How a closure is rendered in a webhook's body (the API's view of it).
+    pub closure_body: ClosureBody,
 }

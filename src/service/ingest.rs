@@ -18,10 +18,12 @@ use crate::domain::conflicts::Clash;
 use crate::domain::is_known_force;
 use crate::domain::signoff::{PROPOSER_FIELD, poster_may_propose};
 use crate::domain::validation::FieldError;
+use crate::domain::webhooks::EventType;
 use crate::error::{AppError, AppResult};
 use crate::service::Context;
 use crate::service::closures::{Closure, closure_of};
 use crate::service::permit::permit;
+use crate::service::webhooks::{ClosureBody, Outbox};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -139,6 +141,9 @@ pub async fn ingest(
             return Err(e);
         }
     };
+    if !inserted.is_empty() {
+        state.webhook_signal.nudge();
+    }
 
     let mut by_index: HashMap<usize, (String, String, bool)> = HashMap::new(); // id, hash, created now
     for cand in candidates {
@@ -199,15 +204,25 @@ pub type IngestWriter = GroupWriter<StoreJob, AppResult<Stored>>;
 
 /// Starts the writer that stores posted closures, committing concurrent
 /// requests together (see [`crate::db::group`]).
-pub fn start_writer(db: &Db, opts: GroupOptions) -> std::io::Result<IngestWriter> {
-    GroupWriter::start(db.clone(), "ingest", opts, store_group)
+pub fn start_writer(
+    db: &Db,
+    opts: GroupOptions,
+    body_of: ClosureBody,
+) -> std::io::Result<IngestWriter> {
+    GroupWriter::start(db.clone(), "ingest", opts, move |c, jobs| {
+        store_group(c, jobs, body_of)
+    })
 }
 
 /// Stores the closures of several requests in the caller's transaction: one
 /// insert for all (a key taken earlier in the group counts as taken), a lookup
 /// of the taken keys, and one `closure.created` event per stored closure,
-/// recorded with the request that posted it.
-fn store_group(c: &mut Conn, jobs: &[StoreJob]) -> AppResult<Vec<AppResult<Stored>>> {
+/// recorded with the request that posted it, and its webhook deliveries.
+fn store_group(
+    c: &mut Conn,
+    jobs: &[StoreJob],
+    body_of: ClosureBody,
+) -> AppResult<Vec<AppResult<Stored>>> {
     let ids: Vec<&str> = jobs.iter().map(|j| j.user_id.as_str()).collect();
     let tokens: HashMap<String, (bool, i64)> = users::token_states(c, &ids)?
         .into_iter()
@@ -261,6 +276,7 @@ fn store_group(c: &mut Conn, jobs: &[StoreJob]) -> AppResult<Vec<AppResult<Store
         })
         .collect();
     audit::append_all(c, &events)?;
+    queue_created(c, &all, &inserted, body_of)?;
     Ok(jobs
         .iter()
         .zip(allowed)
@@ -290,6 +306,31 @@ fn store_group(c: &mut Conn, jobs: &[StoreJob]) -> AppResult<Vec<AppResult<Store
             })
         })
         .collect())
+}
+
+/// Queues `closure.created` for the rows stored now, where a subscription hears of it.
+fn queue_created(
+    c: &mut Conn,
+    rows: &[ClosureRow],
+    inserted: &HashSet<String>,
+    body_of: ClosureBody,
+) -> AppResult<()> {
+    let created = || rows.iter().filter(|r| inserted.contains(&r.id));
+    let mut forces: Vec<&str> = created().map(|r| r.force_id.as_str()).collect();
+    forces.sort_unstable();
+    forces.dedup();
+    if forces.is_empty() {
+        return Ok(());
+    }
+    let mut outbox = Outbox::open(c, &forces, body_of)?;
+    for row in created() {
+        if outbox.wants(&row.force_id, EventType::ClosureCreated) {
+            let closure = closure_of(row.clone(), Vec::new());
+            outbox.add(c, EventType::ClosureCreated, &closure, row.received_at)?;
+        }
+    }
+    outbox.close(c)?;
+    Ok(())
 }
 
 fn reused() -> AppError {

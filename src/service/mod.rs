@@ -17,6 +17,7 @@ pub mod signoff;
 pub mod tlog;
 pub mod users;
 pub mod volumes;
+pub mod webhooks;
 pub mod witnesses;
 
 pub use context::Context;

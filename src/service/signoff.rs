@@ -14,8 +14,10 @@ use crate::domain::signoff::{
     Decision, DecisionDraft, DecisionInput, ReopenDraft, ReopenInput, Status, validate_decision,
     validate_reopen,
 };
+use crate::domain::webhooks::EventType;
 use crate::error::{AppError, AppResult};
 use crate::service::permit::permit;
+use crate::service::webhooks::queue_change;
 use crate::service::{Context, Parsed};
 use serde_json::json;
 
@@ -77,7 +79,8 @@ pub async fn decide(
     // Judged now, reported after the access checks: who may not decide learns 403/404 first.
     let parsed = draft.and_then(|d| validate_decision(d).map_err(AppError::Validation));
     let caller = caller.clone();
-    state
+    let body_of = state.closure_body;
+    let decided = state
         .db
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
@@ -121,9 +124,9 @@ pub async fn decide(
                     decided_at: now,
                 },
             )?;
-            let action = match input.decision {
-                Decision::Approve => Action::ClosureApproved,
-                Decision::Reject => Action::ClosureRejected,
+            let (action, event) = match input.decision {
+                Decision::Approve => (Action::ClosureApproved, EventType::ClosureApproved),
+                Decision::Reject => (Action::ClosureRejected, EventType::ClosureRejected),
             };
             let content = DecisionContent {
                 decision: input.decision.as_str().into(),
@@ -151,9 +154,13 @@ pub async fn decide(
                 Event::new(action, &actor, Some(&caller.request_id), details)
                     .closure(&id, &closure.force_id),
             )?;
-            load(c, &id)
+            let decided = load(c, &id)?;
+            queue_change(c, body_of, event, &decided, now)?;
+            Ok(decided)
         })
-        .await
+        .await?;
+    state.webhook_signal.nudge();
+    Ok(decided)
 }
 
 /// `POST /closures/{id}/reopen`.
@@ -166,7 +173,8 @@ pub async fn reopen(
     permit(caller, authorize::Action::Reopen, Resource::Any)?;
     let parsed = draft.and_then(|d| validate_reopen(d).map_err(AppError::Validation));
     let caller = caller.clone();
-    state
+    let body_of = state.closure_body;
+    let reopened = state
         .db
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
@@ -202,7 +210,17 @@ pub async fn reopen(
             )
             .closure(&id, &closure.force_id);
             audit::append(c, ev)?;
-            load(c, &id)
+            let reopened = load(c, &id)?;
+            queue_change(
+                c,
+                body_of,
+                EventType::ClosureReopened,
+                &reopened,
+                now_micros(),
+            )?;
+            Ok(reopened)
         })
-        .await
+        .await?;
+    state.webhook_signal.nudge();
+    Ok(reopened)
 }

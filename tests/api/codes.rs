@@ -118,6 +118,8 @@ async fn each_refusal_has_its_code(b: Backend) {
     seen.insert(refused(res, "admin_role_required").await);
     let res = app.get("/log/checkpoint", &sys).await;
     seen.insert(refused(res, "tile_reader_role_required").await);
+    let res = app.get("/api/v1/webhooks", &inspector).await;
+    seen.insert(refused(res, "force_system_required").await);
     let (_, force_auditor) = app.user("auditor", Some("kent"), None).await;
     let res = app.get("/log/tile/entries/000", &force_auditor).await;
     seen.insert(refused(res, "national_auditor_required").await);
@@ -126,7 +128,7 @@ async fn each_refusal_has_its_code(b: Backend) {
 }
 
 async fn each_conflict_has_its_code(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    let app = TestApp::spawn_with(b, |s| s.webhook_allowed_hosts = "127.0.0.1".into()).await;
     let (_, sys) = app.user("force_system", Some("kent"), None).await;
     let (_, inspector) = app.officer("kent", "inspector", "IN1").await;
     let mut seen = BTreeSet::new();
@@ -178,6 +180,13 @@ async fn each_conflict_has_its_code(b: Backend) {
         )
         .await;
     seen.insert(clashes(res, "not_yet_checkpointed").await);
+    let hook = json!({"url": "http://127.0.0.1:9/hooks", "events": ["closure.created"]});
+    for _ in 0..20 {
+        let res = app.post("/api/v1/webhooks", &sys, &hook).await;
+        assert_eq!(res.status().as_u16(), 201);
+    }
+    let res = app.post("/api/v1/webhooks", &sys, &hook).await;
+    seen.insert(clashes(res, "too_many_subscriptions").await);
     // The others come of races (concurrent_change, post_not_settled) or of the
     // command line (migration_refused): the unit tests of error.rs, the
     // concurrency tests in signoff.rs and migrate.rs cover them.
@@ -235,6 +244,8 @@ async fn each_field_rule_has_its_code(b: Backend) {
     bad["closure_proposed_at"] = json!("2000-01-01T00:00:00Z");
     bad["proposed_by"] = json!({"officer_id": "SOMEONE-ELSE", "rank": "constable"});
     seen.extend(field_codes(app.post("/api/v1/closures", &inspector, &bad).await).await);
+    let hook = json!({"url": "ftp://127.0.0.1/hooks", "events": ["closure.created"]});
+    seen.extend(field_codes(app.post("/api/v1/webhooks", &sys, &hook).await).await);
 
     let vol = json!({"force_id": "kent", "month": "October", "offence_category": "rape", "finalised_total": -1});
     let res = app
@@ -299,6 +310,7 @@ async fn each_field_rule_has_its_code(b: Backend) {
         ("rank", "required_for_role"),
         ("force_id", "not_for_role"),
         ("display_name", "not_null"),
+        ("url", "webhook_url"),
     ];
     for (field, code) in expect {
         assert!(

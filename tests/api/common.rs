@@ -421,6 +421,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Sends the stop command now; the database is dropped after (FORCE).
         self.state.log.stop();
+        self.state.webhook_signal.stop();
         drop(self.handle.stop(false));
     }
 }
@@ -601,12 +602,18 @@ impl TestApp {
     /// Starts a second instance of the service on this one's database, with the
     /// same secret and checkpoint key (as instances behind a load balancer).
     pub async fn another_instance(&self) -> TestApp {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// As [`TestApp::another_instance`]; `tweak` may change its settings first.
+    pub async fn another_instance_with(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let key = self.dir.path().join("checkpoint-key");
         let url = self.settings.database_url.clone();
         let dir = tempfile::tempdir().unwrap();
         let mut settings = test_settings(dir.path());
         settings.database_url = url;
         settings.checkpoint_key_file = Some(key);
+        tweak(&mut settings);
         let app = Application::build(settings.clone()).expect("second instance starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();

@@ -9,6 +9,7 @@ use crate::domain::closures::{
 use crate::domain::signoff::{DecisionDraft, ReopenDraft};
 use crate::domain::users::{NewUserDraft, SignInDraft, UserPatchDraft};
 use crate::domain::volumes::VolumeDraft;
+use crate::domain::webhooks::SubscriptionDraft;
 use serde_json::Value as Json;
 
 #[cfg(test)]
@@ -108,5 +109,14 @@ pub fn volume(body: &Json) -> Result<VolumeDraft, Vec<FieldError>> {
         month: b.text("month"),
         offence_category: b.text("offence_category"),
         finalised_total: b.whole("finalised_total"),
+    })
+}
+
+/// `POST /webhooks`.
+pub fn subscription(body: &Json) -> Result<SubscriptionDraft, Vec<FieldError>> {
+    let b = Body::root(body)?;
+    Ok(SubscriptionDraft {
+        url: b.text("url"),
+        events: b.texts("events"),
     })
 }

@@ -1,0 +1,391 @@
+//! Webhook subscriptions, the outbox of changes (messages) and their deliveries.
+//!
+//! A subscription's deliveries go out in `seq` order from one worker at a time:
+//! the worker holds the subscription's lease (`lease_owner`, `lease_until`),
+//! taken in [`claim`] with `FOR NO KEY UPDATE SKIP LOCKED` on PostgreSQL (so
+//! that instances skip each other's subscriptions, and a decision inserting a
+//! delivery, whose foreign key takes a key-share lock, never waits for it), and
+//! taken over by another instance once it has expired.
+
+use super::schema::{webhook_deliveries, webhook_messages, webhook_subscriptions};
+use super::{Conn, with_conn};
+use crate::error::AppResult;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_subscriptions)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub force_id: String,
+    pub url: String,
+    pub events: String,
+    pub secret: String,
+    pub created_by_user_id: String,
+    pub created_at: i64,
+    pub deleted_at: Option<i64>,
+    pub paused_at: Option<i64>,
+    pub paused_reason: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_messages)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct MessageRow {
+    pub id: i64,
+    pub event_type: String,
+    pub force_id: String,
+    pub closure_id: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = webhook_messages)]
+pub struct NewMessage<'a> {
+    pub event_type: &'a str,
+    pub force_id: &'a str,
+    pub closure_id: &'a str,
+    pub body: &'a str,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_deliveries)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct DeliveryRow {
+    pub seq: i64,
+    pub id: String,
+    pub subscription_id: String,
+    pub message_id: i64,
+    pub status: String,
+    pub attempts: i32,
+    pub first_attempt_at: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct NewDelivery {
+    pub id: String,
+    pub subscription_id: String,
+    pub message_id: i64,
+    pub status: &'static str,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+}
+
+/// What one attempt changed.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = webhook_deliveries)]
+#[diesel(treat_none_as_null = true)]
+pub struct AttemptChange {
+    pub status: &'static str,
+    pub attempts: i32,
+    pub first_attempt_at: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+pub fn insert_subscription(conn: &mut Conn, row: &SubscriptionRow) -> AppResult<()> {
+    with_conn!(conn, c => diesel::insert_into(webhook_subscriptions::table)
+        .values(row)
+        .execute(c))?;
+    Ok(())
+}
+
+/// The force's subscriptions that are not deleted, oldest first.
+pub fn of_force(conn: &mut Conn, force_id: &str) -> AppResult<Vec<SubscriptionRow>> {
+    Ok(with_conn!(conn, c => webhook_subscriptions::table
+        .filter(webhook_subscriptions::force_id.eq(force_id))
+        .filter(webhook_subscriptions::deleted_at.is_null())
+        .order((webhook_subscriptions::created_at.asc(), webhook_subscriptions::id.asc()))
+        .select(SubscriptionRow::as_select())
+        .load(c))?)
+}
+
+/// A subscription that is not deleted.
+pub fn find(conn: &mut Conn, id: &str) -> AppResult<Option<SubscriptionRow>> {
+    Ok(with_conn!(conn, c => webhook_subscriptions::table
+        .filter(webhook_subscriptions::id.eq(id))
+        .filter(webhook_subscriptions::deleted_at.is_null())
+        .select(SubscriptionRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+pub fn mark_deleted(conn: &mut Conn, id: &str, at: i64) -> AppResult<bool> {
+    let n = with_conn!(conn, c => diesel::update(webhook_subscriptions::table)
+        .filter(webhook_subscriptions::id.eq(id))
+        .filter(webhook_subscriptions::deleted_at.is_null())
+        .set(webhook_subscriptions::deleted_at.eq(Some(at)))
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// Lifts a pause; the waiting deliveries are due at once, each with a new window.
+pub fn resume(conn: &mut Conn, id: &str, now: i64) -> AppResult<()> {
+    with_conn!(conn, c => {
+        diesel::update(webhook_subscriptions::table)
+            .filter(webhook_subscriptions::id.eq(id))
+            .set((
+                webhook_subscriptions::paused_at.eq(None::<i64>),
+                webhook_subscriptions::paused_reason.eq(None::<String>),
+            ))
+            .execute(c)?;
+        diesel::update(webhook_deliveries::table)
+            .filter(webhook_deliveries::subscription_id.eq(id))
+            .filter(webhook_deliveries::status.eq("pending"))
+            .set((
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::first_attempt_at.eq(None::<i64>),
+            ))
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+/// Puts a delivered or failed delivery back in the queue, due now, with a new
+/// window; its `webhook-id` stays. False when there is no such delivery.
+pub fn redeliver(conn: &mut Conn, subscription_id: &str, id: &str, now: i64) -> AppResult<bool> {
+    let n = with_conn!(conn, c => diesel::update(webhook_deliveries::table)
+        .filter(webhook_deliveries::subscription_id.eq(subscription_id))
+        .filter(webhook_deliveries::id.eq(id))
+        .set((
+            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::next_attempt_at.eq(now),
+            webhook_deliveries::first_attempt_at.eq(None::<i64>),
+        ))
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+pub fn delivery(
+    conn: &mut Conn,
+    subscription_id: &str,
+    id: &str,
+) -> AppResult<Option<DeliveryRow>> {
+    Ok(with_conn!(conn, c => webhook_deliveries::table
+        .filter(webhook_deliveries::subscription_id.eq(subscription_id))
+        .filter(webhook_deliveries::id.eq(id))
+        .select(DeliveryRow::as_select())
+        .first(c)
+        .optional())?)
+}
+
+/// (id, force_id, events) of every subscription, not deleted, of these forces.
+/// Paused ones are included: their deliveries wait rather than being lost.
+pub fn subscribers(conn: &mut Conn, forces: &[&str]) -> AppResult<Vec<(String, String, String)>> {
+    Ok(with_conn!(conn, c => webhook_subscriptions::table
+        .filter(webhook_subscriptions::force_id.eq_any(forces))
+        .filter(webhook_subscriptions::deleted_at.is_null())
+        .order(webhook_subscriptions::id.asc())
+        .select((
+            webhook_subscriptions::id,
+            webhook_subscriptions::force_id,
+            webhook_subscriptions::events,
+        ))
+        .load(c))?)
+}
+
+/// Stores one message; its id.
+pub fn insert_message(conn: &mut Conn, m: &NewMessage) -> AppResult<i64> {
+    Ok(
+        with_conn!(conn, c => diesel::insert_into(webhook_messages::table)
+        .values(m)
+        .returning(webhook_messages::id)
+        .get_result(c))?,
+    )
+}
+
+pub fn insert_deliveries(conn: &mut Conn, rows: &[NewDelivery]) -> AppResult<()> {
+    for part in rows.chunks(1000) {
+        with_conn!(conn, c => diesel::insert_into(webhook_deliveries::table)
+            .values(part)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// One row of a subscription's delivery list.
+#[derive(Debug, Clone, Queryable)]
+pub struct ListedDelivery {
+    pub seq: i64,
+    pub id: String,
+    pub event_type: String,
+    pub closure_id: String,
+    pub created_at: i64,
+    pub status: String,
+    pub attempts: i32,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: i64,
+}
+
+/// A subscription's deliveries, newest first, below `before` (a `seq`).
+pub fn list_deliveries(
+    conn: &mut Conn,
+    subscription_id: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> AppResult<Vec<ListedDelivery>> {
+    Ok(with_conn!(conn, c => webhook_deliveries::table
+        .inner_join(webhook_messages::table)
+        .filter(webhook_deliveries::subscription_id.eq(subscription_id))
+        .filter(webhook_deliveries::seq.lt(before.unwrap_or(i64::MAX)))
+        .order(webhook_deliveries::seq.desc())
+        .limit(limit)
+        .select((
+            webhook_deliveries::seq,
+            webhook_deliveries::id,
+            webhook_messages::event_type,
+            webhook_messages::closure_id,
+            webhook_deliveries::created_at,
+            webhook_deliveries::status,
+            webhook_deliveries::attempts,
+            webhook_deliveries::last_status_code,
+            webhook_deliveries::last_error,
+            webhook_deliveries::next_attempt_at,
+        ))
+        .load(c))?)
+}
+
+/// A subscription this worker now holds.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub url: String,
+    #[diesel(sql_type = Text)]
+    pub secret: String,
+}
+
+const CLAIM: &str = "UPDATE webhook_subscriptions SET lease_owner = $1, lease_until = $2 \
+    WHERE id IN (SELECT s.id FROM webhook_subscriptions s \
+        WHERE s.deleted_at IS NULL AND s.paused_at IS NULL \
+        AND (s.lease_until IS NULL OR s.lease_until < $3 OR s.lease_owner = $1) \
+        AND (SELECT d.next_attempt_at FROM webhook_deliveries d \
+             WHERE d.subscription_id = s.id AND d.status = 'pending' \
+             ORDER BY d.seq LIMIT 1) <= $3 \
+        ORDER BY s.id LIMIT $4 LOCKING) \
+    RETURNING id, url, secret";
+
+/// Takes the lease, until `until`, of up to `max` subscriptions whose oldest
+/// pending delivery is due at `now` and that no other live worker holds.
+pub fn claim(
+    conn: &mut Conn,
+    owner: &str,
+    now: i64,
+    until: i64,
+    max: i64,
+) -> AppResult<Vec<Claimed>> {
+    Ok(match conn {
+        Conn::Postgres(c) => {
+            diesel::sql_query(CLAIM.replace("LOCKING", "FOR NO KEY UPDATE SKIP LOCKED"))
+                .bind::<Text, _>(owner)
+                .bind::<BigInt, _>(until)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(max)
+                .load(*c)?
+        }
+        // One writer at a time: the statement itself is the lock.
+        Conn::Sqlite(c) => diesel::sql_query(CLAIM.replace("LOCKING", "").replace('$', "?"))
+            .bind::<Text, _>(owner)
+            .bind::<BigInt, _>(until)
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(max)
+            .load(*c)?,
+    })
+}
+
+/// A pending delivery with its body, for the worker.
+#[derive(Debug, Clone, Queryable)]
+pub struct DueDelivery {
+    pub seq: i64,
+    pub id: String,
+    pub attempts: i32,
+    pub first_attempt_at: Option<i64>,
+    pub next_attempt_at: i64,
+    pub body: String,
+}
+
+/// The subscription's oldest pending deliveries, in order, at most `limit`.
+pub fn pending_of(
+    conn: &mut Conn,
+    subscription_id: &str,
+    limit: i64,
+) -> AppResult<Vec<DueDelivery>> {
+    Ok(with_conn!(conn, c => webhook_deliveries::table
+        .inner_join(webhook_messages::table)
+        .filter(webhook_deliveries::subscription_id.eq(subscription_id))
+        .filter(webhook_deliveries::status.eq("pending"))
+        .order(webhook_deliveries::seq.asc())
+        .limit(limit)
+        .select((
+            webhook_deliveries::seq,
+            webhook_deliveries::id,
+            webhook_deliveries::attempts,
+            webhook_deliveries::first_attempt_at,
+            webhook_deliveries::next_attempt_at,
+            webhook_messages::body,
+        ))
+        .load(c))?)
+}
+
+pub fn record_attempt(conn: &mut Conn, seq: i64, change: &AttemptChange) -> AppResult<()> {
+    with_conn!(conn, c => diesel::update(webhook_deliveries::table)
+        .filter(webhook_deliveries::seq.eq(seq))
+        .set(change)
+        .execute(c))?;
+    Ok(())
+}
+
+/// Gives up the lease, when this worker still holds it.
+pub fn release(conn: &mut Conn, subscription_id: &str, owner: &str) -> AppResult<()> {
+    with_conn!(conn, c => diesel::update(webhook_subscriptions::table)
+        .filter(webhook_subscriptions::id.eq(subscription_id))
+        .filter(webhook_subscriptions::lease_owner.eq(owner))
+        .set((
+            webhook_subscriptions::lease_owner.eq(None::<String>),
+            webhook_subscriptions::lease_until.eq(None::<i64>),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+pub fn pause(conn: &mut Conn, subscription_id: &str, at: i64, reason: &str) -> AppResult<()> {
+    with_conn!(conn, c => diesel::update(webhook_subscriptions::table)
+        .filter(webhook_subscriptions::id.eq(subscription_id))
+        .set((
+            webhook_subscriptions::paused_at.eq(Some(at)),
+            webhook_subscriptions::paused_reason.eq(Some(reason)),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// How many deliveries are pending (of subscriptions not deleted), and when
+/// the oldest was queued.
+pub fn queue(conn: &mut Conn) -> AppResult<(i64, Option<i64>)> {
+    Ok(with_conn!(conn, c => webhook_deliveries::table
+        .inner_join(webhook_subscriptions::table)
+        .filter(webhook_deliveries::status.eq("pending"))
+        .filter(webhook_subscriptions::deleted_at.is_null())
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(webhook_deliveries::created_at),
+        ))
+        .first(c))?)
+}
