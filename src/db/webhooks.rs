@@ -352,6 +352,39 @@ pub fn record_attempt(conn: &mut Conn, seq: i64, change: &AttemptChange) -> AppR
     Ok(())
 }
 
+/// Marks deliveries delivered by attempts made at about `at` and answered
+/// `code`: one statement for a round's successes. `first` sets their first
+/// attempt (they had none before).
+pub fn mark_delivered(
+    conn: &mut Conn,
+    seqs: &[i64],
+    at: i64,
+    code: i32,
+    first: bool,
+) -> AppResult<()> {
+    use webhook_deliveries::dsl as d;
+    for part in seqs.chunks(1000) {
+        with_conn!(conn, c => {
+            let q = diesel::update(d::webhook_deliveries).filter(d::seq.eq_any(part));
+            let set = (
+                d::status.eq("delivered"),
+                d::attempts.eq(d::attempts + 1),
+                d::last_attempt_at.eq(Some(at)),
+                d::last_status_code.eq(Some(code)),
+                d::last_error.eq(None::<String>),
+                d::next_attempt_at.eq(at),
+                d::delivered_at.eq(Some(at)),
+            );
+            if first {
+                q.set((set, d::first_attempt_at.eq(Some(at)))).execute(c)
+            } else {
+                q.set(set).execute(c)
+            }
+        })?;
+    }
+    Ok(())
+}
+
 /// Gives up the lease, when this worker still holds it.
 pub fn release(conn: &mut Conn, subscription_id: &str, owner: &str) -> AppResult<()> {
     with_conn!(conn, c => diesel::update(webhook_subscriptions::table)

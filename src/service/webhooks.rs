@@ -527,12 +527,26 @@ pub async fn settle(
             let mut tally = Settled::default();
             let mut rng = rand::thread_rng();
             for (subscription_id, attempts) in &rounds {
-                for a in attempts {
+                // Successes in a few statements: by status code, and whether
+                // it was the delivery's first attempt.
+                let mut delivered: std::collections::BTreeMap<(u16, bool), (Vec<i64>, i64)> =
+                    Default::default();
+                for a in attempts.iter().filter(|a| a.error.is_none()) {
+                    let key = (a.status_code.unwrap_or(200), a.due.first_attempt_at.is_none());
+                    let group = delivered.entry(key).or_default();
+                    group.0.push(a.due.seq);
+                    group.1 = group.1.max(a.at);
+                    tally.delivered += 1;
+                }
+                for ((code, first), (seqs, at)) in delivered {
+                    store::mark_delivered(c, &seqs, at, i32::from(code), first)?;
+                }
+                for a in attempts.iter().filter(|a| a.error.is_some()) {
                     let n = a.due.attempts + 1;
                     let first = a.due.first_attempt_at.unwrap_or(a.at);
                     let code = a.status_code.map(i32::from);
                     let mut change = AttemptChange {
-                        status: DeliveryStatus::Delivered.as_str(),
+                        status: DeliveryStatus::Failed.as_str(),
                         attempts: n as i32,
                         first_attempt_at: Some(first),
                         last_attempt_at: Some(a.at),
@@ -541,24 +555,19 @@ pub async fn settle(
                         next_attempt_at: a.at,
                         delivered_at: None,
                     };
-                    match &a.error {
-                        None => {
-                            change.delivered_at = Some(a.at);
-                            tally.delivered += 1;
+                    let err = a.error.as_deref().unwrap_or_default();
+                    match schedule.after_failure(n, first, a.at, rng.r#gen()) {
+                        AfterFailure::RetryAt(t) => {
+                            change.status = DeliveryStatus::Pending.as_str();
+                            change.next_attempt_at = t;
+                            tally.retrying += 1;
                         }
-                        Some(err) => match schedule.after_failure(n, first, a.at, rng.r#gen()) {
-                            AfterFailure::RetryAt(t) => {
-                                change.status = DeliveryStatus::Pending.as_str();
-                                change.next_attempt_at = t;
-                                tally.retrying += 1;
-                            }
-                            AfterFailure::GiveUp => {
-                                change.status = DeliveryStatus::Failed.as_str();
-                                tally.failed += 1;
-                                let why = paused_reason(subscription_id, &a.due.id, n, err);
-                                store::pause(c, subscription_id, a.at, &why)?;
-                            }
-                        },
+                        AfterFailure::GiveUp => {
+                            change.status = DeliveryStatus::Failed.as_str();
+                            tally.failed += 1;
+                            let why = paused_reason(subscription_id, &a.due.id, n, err);
+                            store::pause(c, subscription_id, a.at, &why)?;
+                        }
                     }
                     store::record_attempt(c, a.due.seq, &change)?;
                 }

@@ -20,6 +20,7 @@ on_both_backends!(
     subscriptions_belong_to_their_force,
     a_delivery_that_keeps_failing_pauses_its_subscription,
     the_standard_webhooks_library_verifies_a_delivery,
+    a_crashed_workers_lease_is_taken_over_when_it_expires,
 );
 
 /// The webhook settings of these tests: 127.0.0.1 allowed, quick retries.
@@ -594,4 +595,29 @@ print('verified')\n";
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "verified");
+}
+
+/// A worker that crashed while holding a subscription leaves its lease; once
+/// the lease runs out another worker takes the subscription over, and not before.
+async fn a_crashed_workers_lease_is_taken_over_when_it_expires(b: Backend) {
+    let app = TestApp::spawn_with(b, quick).await;
+    let f = kent(&app).await;
+    let rx = Receiver::start().await;
+    let (_, sub) = subscribe(&app, &f.system, &rx.url("/"), &["closure.created"]).await;
+    let sub_id = sub["id"].as_str().unwrap();
+    let until = chrono::Utc::now().timestamp_micros() + 1_500_000;
+    app.sql(&format!(
+        "UPDATE webhook_subscriptions SET lease_owner = 'crashed-instance', lease_until = {until} \
+         WHERE id = '{sub_id}'"
+    ));
+    let (status, _) = app
+        .post_closure(&f.system, &closure_body("kent", "NICHE-WH-700001"))
+        .await;
+    assert_eq!(status, 201);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(rx.received().is_empty(), "delivered while another worker held the lease");
+    let got = rx.wait_for(1, Duration::from_secs(10), |_| true).await;
+    assert!(chrono::Utc::now().timestamp_micros() >= until);
+    assert_eq!(got[0].event(), "closure.created");
+    settled(&app, &f.system, sub_id).await;
 }
