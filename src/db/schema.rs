@@ -212,7 +212,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Sessions of the pages under `/ui`: the SHA-256 of the cookie's id.
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        token_generation -> BigInt,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(decisions -> closures (closure_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_failures,
@@ -228,5 +242,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     merkle_tile_tails,
     cosignatures,
     witness_status,
-    trend_versions
+    trend_versions,
+    sessions
 );
