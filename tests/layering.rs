@@ -12,13 +12,18 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "handlers reach the database through a use case in service/",
     ),
     (
+        "ui",
+        &["crate::db", "crate::app"],
+        "pages reach the database through a use case in service/",
+    ),
+    (
         "service",
-        &["crate::api", "crate::app"],
+        &["crate::api", "crate::app", "crate::ui"],
         "use cases know no face",
     ),
     (
         "auth",
-        &["crate::api", "crate::app"],
+        &["crate::api", "crate::app", "crate::ui"],
         "who the caller is knows no face",
     ),
     (

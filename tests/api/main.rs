@@ -17,6 +17,7 @@ mod reads;
 mod receipts;
 mod signoff;
 mod tlog;
+mod ui;
 mod users;
 mod verify;
 mod witness;
