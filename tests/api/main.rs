@@ -5,6 +5,7 @@ mod common;
 
 mod audit_log;
 mod auth;
+mod browser;
 mod cli;
 mod closures;
 mod codes;
