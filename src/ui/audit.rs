@@ -5,7 +5,7 @@
 //! log's state from `audit::verify`, the latest checkpoint and each witness's
 //! last cosignature. Every read is on the record as the API's are.
 
-use super::page::{Chrome, Issue, UiError, issue_for, render};
+use super::page::{Chrome, Issue, UiError, in_session, issue_for, render};
 use super::queue::urlencode;
 use super::session::SignedIn;
 use super::words;
@@ -200,132 +200,141 @@ pub async fn show(
     SignedIn(session): SignedIn,
     q: web::Query<Period>,
 ) -> Result<HttpResponse, UiError> {
-    let asked = q.asked();
-    let user = &session.user;
-    let mut issues = Vec::new();
-    let (mut funnel, mut table) = (None, Vec::new());
-    let (mut trend_header, mut trends) = (Vec::new(), Vec::new());
-    match asked.request() {
-        Ok(request) => {
-            let (_, points, download) = outliers(&state, user, request, "outliers.table").await?;
-            let n = points.len() as u64;
-            // Shown whole with the page: the download's end on the record.
-            let _ = web::block(move || download.finish(n, true)).await;
-            table = points
-                .iter()
-                .map(|p| {
-                    vec![
-                        p.unit.clone(),
-                        p.closures.to_string(),
-                        p.finalised_total.map(|n| n.to_string()).unwrap_or_default(),
-                        number(p.proportion.map(|x| x * 100.0), 1),
-                        words::sentence(p.flag.as_str()),
-                    ]
+    let frame = session.clone();
+    in_session(
+        &frame,
+        async move {
+            let asked = q.asked();
+            let user = &session.user;
+            let mut issues = Vec::new();
+            let (mut funnel, mut table) = (None, Vec::new());
+            let (mut trend_header, mut trends) = (Vec::new(), Vec::new());
+            match asked.request() {
+                Ok(request) => {
+                    let (_, points, download) =
+                        outliers(&state, user, request, "outliers.table").await?;
+                    let n = points.len() as u64;
+                    // Shown whole with the page: the download's end on the record.
+                    let _ = web::block(move || download.finish(n, true)).await;
+                    table = points
+                        .iter()
+                        .map(|p| {
+                            vec![
+                                p.unit.clone(),
+                                p.closures.to_string(),
+                                p.finalised_total.map(|n| n.to_string()).unwrap_or_default(),
+                                number(p.proportion.map(|x| x * 100.0), 1),
+                                words::sentence(p.flag.as_str()),
+                            ]
+                        })
+                        .collect();
+                    funnel = Some(format!("/ui/audit/funnel.svg?{}", asked.query()));
+                    let (h, rows) =
+                        exports::trend_table(&state, user, Ok(trend_query(&asked))).await?;
+                    trend_header = h.iter().map(|c| words::sentence(c)).collect();
+                    trends = rows;
+                }
+                Err(e) => {
+                    // 403 first for whoever may not have reports, as the API does.
+                    exports::auditor_scope(user)?;
+                    issues = period_issues(&e).ok_or(e)?;
+                }
+            }
+            let (log_ok, log_state) = match audit_service::verify(&state, user).await {
+                Ok(report) if report.ok => (true, "Log intact".to_string()),
+                Ok(report) => (false, format!("The log is not intact: {}", report.detail)),
+                Err(AppError::Unavailable(detail)) => (false, format!("Not checked now: {detail}")),
+                Err(e) => return Err(e.into()),
+            };
+            let latest = witnesses::latest(&state).await?;
+            let checkpoint = latest.as_ref().map(|w| {
+                (
+                    w.checkpoint.tree_size.to_string(),
+                    w.checkpoint.timestamp.clone(),
+                    w.checkpoint.root_hash.clone(),
+                )
+            });
+            let (states, quorum, met) = witnesses::witnesses(&state, user).await?;
+            let witness_rows = states
+                .into_iter()
+                .map(|w| {
+                    let status = w.status.as_ref();
+                    Witness {
+                        last: match status.and_then(|s| s.cosigned_size.zip(s.cosigned_at)) {
+                            Some((size, at)) => {
+                                format!("Tree size {size}, {}", words::instant(at))
+                            }
+                            None => "No cosignature yet".into(),
+                        },
+                        error: status.and_then(|s| s.last_error.clone()),
+                        name: w.name,
+                    }
                 })
                 .collect();
-            funnel = Some(format!("/ui/audit/funnel.svg?{}", asked.query()));
-            let (h, rows) = exports::trend_table(&state, user, Ok(trend_query(&asked))).await?;
-            trend_header = h.iter().map(|c| words::sentence(c)).collect();
-            trends = rows;
+            let quorum = match (quorum.as_str(), met) {
+                ("none", _) => {
+                    "No witness policy is set: checkpoints are not sent to witnesses".to_string()
+                }
+                (q, true) => format!("Quorum {q}: met by the latest checkpoint"),
+                (q, false) => format!("Quorum {q}: not met by the latest checkpoint"),
+            };
+            let title = if issues.is_empty() {
+                "Audit"
+            } else {
+                "Error: Audit"
+            };
+            let query = asked.query();
+            let page = AuditPage {
+                chrome: Chrome::new(title, Some(&session), "/ui/audit"),
+                from_error: issue_for(&issues, "from").map(str::to_owned),
+                to_error: issue_for(&issues, "to").map(str::to_owned),
+                issues,
+                from: asked.from.clone(),
+                to: asked.to.clone(),
+                offences: OFFENCE_CATEGORIES
+                    .iter()
+                    .map(|o| Choice {
+                        value: o.to_string(),
+                        label: words::sentence(o),
+                        selected: asked.offence.as_deref() == Some(*o),
+                    })
+                    .collect(),
+                levels: ["force", "division"]
+                    .iter()
+                    .map(|l| Choice {
+                        value: l.to_string(),
+                        label: words::sentence(l),
+                        selected: asked.level == *l,
+                    })
+                    .collect(),
+                funnel,
+                outliers: table,
+                trend_header,
+                trends,
+                downloads: vec![
+                    (
+                        format!("/ui/audit/closures.csv?{query}"),
+                        "Closures in this period (CSV)".into(),
+                    ),
+                    (
+                        format!("/ui/audit/trends.csv?{query}"),
+                        "Trend table by month (CSV)".into(),
+                    ),
+                    (
+                        format!("/ui/audit/audit.csv?{query}"),
+                        "Audit log events in this period (CSV)".into(),
+                    ),
+                ],
+                log_ok,
+                log_state,
+                checkpoint,
+                witnesses: witness_rows,
+                quorum,
+            };
+            Ok(render(&req, StatusCode::OK, page))
         }
-        Err(e) => {
-            // 403 first for whoever may not have reports, as the API does.
-            exports::auditor_scope(user)?;
-            issues = period_issues(&e).ok_or(e)?;
-        }
-    }
-    let (log_ok, log_state) = match audit_service::verify(&state, user).await {
-        Ok(report) if report.ok => (true, "Log intact".to_string()),
-        Ok(report) => (false, format!("The log is not intact: {}", report.detail)),
-        Err(AppError::Unavailable(detail)) => (false, format!("Not checked now: {detail}")),
-        Err(e) => return Err(e.into()),
-    };
-    let latest = witnesses::latest(&state).await?;
-    let checkpoint = latest.as_ref().map(|w| {
-        (
-            w.checkpoint.tree_size.to_string(),
-            w.checkpoint.timestamp.clone(),
-            w.checkpoint.root_hash.clone(),
-        )
-    });
-    let (states, quorum, met) = witnesses::witnesses(&state, user).await?;
-    let witness_rows = states
-        .into_iter()
-        .map(|w| {
-            let status = w.status.as_ref();
-            Witness {
-                last: match status.and_then(|s| s.cosigned_size.zip(s.cosigned_at)) {
-                    Some((size, at)) => {
-                        format!("Tree size {size}, {}", words::instant(at))
-                    }
-                    None => "No cosignature yet".into(),
-                },
-                error: status.and_then(|s| s.last_error.clone()),
-                name: w.name,
-            }
-        })
-        .collect();
-    let quorum = match (quorum.as_str(), met) {
-        ("none", _) => {
-            "No witness policy is set: checkpoints are not sent to witnesses".to_string()
-        }
-        (q, true) => format!("Quorum {q}: met by the latest checkpoint"),
-        (q, false) => format!("Quorum {q}: not met by the latest checkpoint"),
-    };
-    let title = if issues.is_empty() {
-        "Audit"
-    } else {
-        "Error: Audit"
-    };
-    let query = asked.query();
-    let page = AuditPage {
-        chrome: Chrome::new(title, Some(&session), "/ui/audit"),
-        from_error: issue_for(&issues, "from").map(str::to_owned),
-        to_error: issue_for(&issues, "to").map(str::to_owned),
-        issues,
-        from: asked.from.clone(),
-        to: asked.to.clone(),
-        offences: OFFENCE_CATEGORIES
-            .iter()
-            .map(|o| Choice {
-                value: o.to_string(),
-                label: words::sentence(o),
-                selected: asked.offence.as_deref() == Some(*o),
-            })
-            .collect(),
-        levels: ["force", "division"]
-            .iter()
-            .map(|l| Choice {
-                value: l.to_string(),
-                label: words::sentence(l),
-                selected: asked.level == *l,
-            })
-            .collect(),
-        funnel,
-        outliers: table,
-        trend_header,
-        trends,
-        downloads: vec![
-            (
-                format!("/ui/audit/closures.csv?{query}"),
-                "Closures in this period (CSV)".into(),
-            ),
-            (
-                format!("/ui/audit/trends.csv?{query}"),
-                "Trend table by month (CSV)".into(),
-            ),
-            (
-                format!("/ui/audit/audit.csv?{query}"),
-                "Audit log events in this period (CSV)".into(),
-            ),
-        ],
-        log_ok,
-        log_state,
-        checkpoint,
-        witnesses: witness_rows,
-        quorum,
-    };
-    Ok(render(&req, StatusCode::OK, page))
+        .await,
+    )
 }
 
 /// `GET /ui/audit/funnel.svg`: the funnel plot of the period.

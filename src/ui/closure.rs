@@ -4,7 +4,7 @@
 //! form (`signoff::reopen`). A refusal shows the page again with a GOV.UK error
 //! summary linking to each field and what was typed kept.
 
-use super::page::{Chrome, Issue, UiError, issue_for, render, see_other};
+use super::page::{Chrome, Issue, UiError, in_session, issue_for, render, see_other};
 use super::queue::urlencode;
 use super::session::{SignedIn, check_csrf};
 use super::words;
@@ -233,16 +233,23 @@ pub async fn show(
     id: web::Path<String>,
     q: web::Query<ViewParams>,
 ) -> Result<HttpResponse, UiError> {
-    let c = closures::view(&state, &session.user, id.into_inner()).await?;
-    let banner = q.done.as_deref().map(|done| match done {
-        "reopened" => "The closure is reopened and awaits a decision".to_string(),
-        _ => format!(
-            "Decision recorded: the closure is {}",
-            words::status(&c.status).0.to_lowercase()
-        ),
-    });
-    let p = page(&session, c, Vec::new(), Typed::default(), banner);
-    Ok(render(&req, StatusCode::OK, p))
+    let frame = session.clone();
+    in_session(
+        &frame,
+        async move {
+            let c = closures::view(&state, &session.user, id.into_inner()).await?;
+            let banner = q.done.as_deref().map(|done| match done {
+                "reopened" => "The closure is reopened and awaits a decision".to_string(),
+                _ => format!(
+                    "Decision recorded: the closure is {}",
+                    words::status(&c.status).0.to_lowercase()
+                ),
+            });
+            let p = page(&session, c, Vec::new(), Typed::default(), banner);
+            Ok(render(&req, StatusCode::OK, p))
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -348,34 +355,41 @@ pub async fn decide(
     id: web::Path<String>,
     form: web::Form<DecisionForm>,
 ) -> Result<HttpResponse, UiError> {
-    let form = form.into_inner();
-    check_csrf(&session, &form.csrf_token)?;
-    let id = id.into_inner();
-    let checks = [
-        form.victim_wishes_recorded.is_some(),
-        form.evidence_led_prosecution_considered.is_some(),
-        form.safeguarding_in_place.is_some(),
-        form.victim_informed.is_some(),
-    ];
-    let draft: Parsed<DecisionDraft> = Ok(DecisionDraft {
-        decision: Given::from_option(form.decision.clone().filter(|d| !d.is_empty())),
-        rationale: Given::Value(form.rationale.clone()),
-        checklist: Given::Value(checks.map(Given::Value)),
-        expected_version: version_given(&form.expected_version),
-    });
-    let typed = Typed {
-        decision: form.decision.unwrap_or_default(),
-        rationale: form.rationale,
-        checks,
-        reason: String::new(),
-    };
-    match signoff::decide(&state, &session.user, id.clone(), draft).await {
-        Ok(_) => Ok(see_other(&format!(
-            "/ui/closures/{}?done=decided",
-            urlencode(&id)
-        ))),
-        Err(e) => refused(&req, &state, &session, id, e, typed).await,
-    }
+    let frame = session.clone();
+    in_session(
+        &frame,
+        async move {
+            let form = form.into_inner();
+            check_csrf(&session, &form.csrf_token)?;
+            let id = id.into_inner();
+            let checks = [
+                form.victim_wishes_recorded.is_some(),
+                form.evidence_led_prosecution_considered.is_some(),
+                form.safeguarding_in_place.is_some(),
+                form.victim_informed.is_some(),
+            ];
+            let draft: Parsed<DecisionDraft> = Ok(DecisionDraft {
+                decision: Given::from_option(form.decision.clone().filter(|d| !d.is_empty())),
+                rationale: Given::Value(form.rationale.clone()),
+                checklist: Given::Value(checks.map(Given::Value)),
+                expected_version: version_given(&form.expected_version),
+            });
+            let typed = Typed {
+                decision: form.decision.unwrap_or_default(),
+                rationale: form.rationale,
+                checks,
+                reason: String::new(),
+            };
+            match signoff::decide(&state, &session.user, id.clone(), draft).await {
+                Ok(_) => Ok(see_other(&format!(
+                    "/ui/closures/{}?done=decided",
+                    urlencode(&id)
+                ))),
+                Err(e) => refused(&req, &state, &session, id, e, typed).await,
+            }
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -395,22 +409,29 @@ pub async fn reopen(
     id: web::Path<String>,
     form: web::Form<ReopenForm>,
 ) -> Result<HttpResponse, UiError> {
-    let form = form.into_inner();
-    check_csrf(&session, &form.csrf_token)?;
-    let id = id.into_inner();
-    let draft: Parsed<ReopenDraft> = Ok(ReopenDraft {
-        reason: Given::Value(form.reason.clone()),
-        expected_version: version_given(&form.expected_version),
-    });
-    let typed = Typed {
-        reason: form.reason,
-        ..Typed::default()
-    };
-    match signoff::reopen(&state, &session.user, id.clone(), draft).await {
-        Ok(_) => Ok(see_other(&format!(
-            "/ui/closures/{}?done=reopened",
-            urlencode(&id)
-        ))),
-        Err(e) => refused(&req, &state, &session, id, e, typed).await,
-    }
+    let frame = session.clone();
+    in_session(
+        &frame,
+        async move {
+            let form = form.into_inner();
+            check_csrf(&session, &form.csrf_token)?;
+            let id = id.into_inner();
+            let draft: Parsed<ReopenDraft> = Ok(ReopenDraft {
+                reason: Given::Value(form.reason.clone()),
+                expected_version: version_given(&form.expected_version),
+            });
+            let typed = Typed {
+                reason: form.reason,
+                ..Typed::default()
+            };
+            match signoff::reopen(&state, &session.user, id.clone(), draft).await {
+                Ok(_) => Ok(see_other(&format!(
+                    "/ui/closures/{}?done=reopened",
+                    urlencode(&id)
+                ))),
+                Err(e) => refused(&req, &state, &session, id, e, typed).await,
+            }
+        }
+        .await,
+    )
 }

@@ -119,6 +119,19 @@ pub enum UiError {
     CrossSite,
     #[error(transparent)]
     App(#[from] AppError),
+    /// A refusal or failure while someone is signed in: the page keeps their
+    /// frame (navigation, sign-out).
+    #[error("{1}")]
+    InSession(Box<Session>, AppError),
+}
+
+/// Errors of a signed-in person's page are shown in their frame.
+pub fn in_session<T>(session: &Session, r: Result<T, UiError>) -> Result<T, UiError> {
+    r.map_err(|e| match e {
+        UiError::App(AppError::Unauthorized(_)) => e,
+        UiError::App(a) => UiError::InSession(Box::new(session.clone()), a),
+        other => other,
+    })
 }
 
 impl UiError {
@@ -140,12 +153,20 @@ impl ResponseError for UiError {
         match self {
             UiError::SignIn => StatusCode::SEE_OTHER,
             UiError::Forged | UiError::CrossSite => StatusCode::FORBIDDEN,
-            UiError::App(e) => e.status_code(),
+            UiError::App(e) | UiError::InSession(_, e) => e.status_code(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (heading, body) = match self {
+        let (session, shown) = match self {
+            UiError::InSession(s, e) => (Some(s.as_ref()), UiError::App(e.clone())),
+            UiError::App(e) => (None, UiError::App(e.clone())),
+            UiError::SignIn => (None, UiError::SignIn),
+            UiError::Forged => (None, UiError::Forged),
+            UiError::CrossSite => (None, UiError::CrossSite),
+        };
+        let (heading, body) = match &shown {
+            UiError::InSession(..) => unreachable!("unwrapped above"),
             UiError::SignIn => return see_other("/ui/login"),
             UiError::Forged => (
                 "This form has expired".to_string(),
@@ -178,7 +199,7 @@ impl ResponseError for UiError {
             UiError::App(e) => ("There is a problem".to_string(), e.to_string()),
         };
         let page = ProblemPage {
-            chrome: Chrome::new(heading.clone(), None, ""),
+            chrome: Chrome::new(heading.clone(), session, ""),
             heading,
             body,
         };
@@ -195,6 +216,10 @@ impl ResponseError for UiError {
 }
 
 /// The 404 page of any unknown path under `/ui`.
-pub async fn not_found() -> Result<HttpResponse, UiError> {
-    Err(UiError::App(AppError::NotFound("no such page".into())))
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, UiError> {
+    let missing = Err(UiError::App(AppError::NotFound("no such page".into())));
+    match super::session::current(&req).await {
+        Ok(Some(session)) => in_session(&session, missing),
+        _ => missing,
+    }
 }

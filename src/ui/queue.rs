@@ -1,7 +1,7 @@
 //! `/ui/queue`, "Awaiting sign-off": the inspector's queue (the use case
 //! `service::queue`), filtered by division and offence, a page at a time.
 
-use super::page::{Chrome, UiError, render};
+use super::page::{Chrome, UiError, in_session, render};
 use super::session::SignedIn;
 use super::words;
 use crate::domain::closures::OFFENCE_CATEGORIES;
@@ -101,80 +101,87 @@ pub async fn show(
     SignedIn(session): SignedIn,
     q: web::Query<QueueParams>,
 ) -> Result<HttpResponse, UiError> {
-    let q = q.into_inner();
-    let division = given(q.division);
-    let offence = given(q.offence_category);
-    let page = given(q.page)
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let queue = queue::awaiting(
-        &state,
-        &session.user,
-        QueueQuery {
-            division: division.clone(),
-            offence_category: offence.clone(),
-            page,
-            per_page: PER_PAGE,
-        },
+    let frame = session.clone();
+    in_session(
+        &frame,
+        async move {
+            let q = q.into_inner();
+            let division = given(q.division);
+            let offence = given(q.offence_category);
+            let page = given(q.page)
+                .and_then(|p| p.parse::<i64>().ok())
+                .unwrap_or(1)
+                .max(1);
+            let queue = queue::awaiting(
+                &state,
+                &session.user,
+                QueueQuery {
+                    division: division.clone(),
+                    offence_category: offence.clone(),
+                    page,
+                    per_page: PER_PAGE,
+                },
+            )
+            .await?;
+            let pages = ((queue.total + PER_PAGE - 1) / PER_PAGE).max(1);
+            let rows = queue
+                .items
+                .iter()
+                .map(|w| {
+                    let c = &w.closure;
+                    let (status, status_class) = words::status(&c.status);
+                    Row {
+                        href: format!("/ui/closures/{}", urlencode(&c.id)),
+                        crime_reference: c.crime_reference.clone(),
+                        offence: words::sentence(&c.offence_category),
+                        outcome: c.outcome_code.to_string(),
+                        division: c.division.clone().unwrap_or_default(),
+                        status,
+                        status_class,
+                        days: w.days,
+                        overdue: w.overdue,
+                        flags: c
+                            .review_flags
+                            .iter()
+                            .map(|f| Tag {
+                                text: words::flag(f),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+            let divisions = queue
+                .divisions
+                .iter()
+                .map(|d| Choice {
+                    value: d.clone(),
+                    label: d.clone(),
+                    selected: division.as_deref() == Some(d.as_str()),
+                })
+                .collect();
+            let offences = OFFENCE_CATEGORIES
+                .iter()
+                .map(|o| Choice {
+                    value: o.to_string(),
+                    label: words::sentence(o),
+                    selected: offence.as_deref() == Some(*o),
+                })
+                .collect();
+            let page_view = QueuePage {
+                chrome: Chrome::new("Awaiting sign-off", Some(&session), "/ui/queue"),
+                rows,
+                total: queue.total,
+                due_days: queue.due_days,
+                divisions,
+                offences,
+                page,
+                pages,
+                previous: (page > 1).then(|| link(&division, &offence, page - 1)),
+                next: (page < pages).then(|| link(&division, &offence, page + 1)),
+                filtered: division.is_some() || offence.is_some(),
+            };
+            Ok(render(&req, StatusCode::OK, page_view))
+        }
+        .await,
     )
-    .await?;
-    let pages = ((queue.total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let rows = queue
-        .items
-        .iter()
-        .map(|w| {
-            let c = &w.closure;
-            let (status, status_class) = words::status(&c.status);
-            Row {
-                href: format!("/ui/closures/{}", urlencode(&c.id)),
-                crime_reference: c.crime_reference.clone(),
-                offence: words::sentence(&c.offence_category),
-                outcome: c.outcome_code.to_string(),
-                division: c.division.clone().unwrap_or_default(),
-                status,
-                status_class,
-                days: w.days,
-                overdue: w.overdue,
-                flags: c
-                    .review_flags
-                    .iter()
-                    .map(|f| Tag {
-                        text: words::flag(f),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    let divisions = queue
-        .divisions
-        .iter()
-        .map(|d| Choice {
-            value: d.clone(),
-            label: d.clone(),
-            selected: division.as_deref() == Some(d.as_str()),
-        })
-        .collect();
-    let offences = OFFENCE_CATEGORIES
-        .iter()
-        .map(|o| Choice {
-            value: o.to_string(),
-            label: words::sentence(o),
-            selected: offence.as_deref() == Some(*o),
-        })
-        .collect();
-    let page_view = QueuePage {
-        chrome: Chrome::new("Awaiting sign-off", Some(&session), "/ui/queue"),
-        rows,
-        total: queue.total,
-        due_days: queue.due_days,
-        divisions,
-        offences,
-        page,
-        pages,
-        previous: (page > 1).then(|| link(&division, &offence, page - 1)),
-        next: (page < pages).then(|| link(&division, &offence, page + 1)),
-        filtered: division.is_some() || offence.is_some(),
-    };
-    Ok(render(&req, StatusCode::OK, page_view))
 }

@@ -395,9 +395,6 @@ async fn people_use_the_pages_in_a_browser() {
     v.goto("/ui/closures/no-such-closure").await;
     v.until("h1", "Page not found").await;
     v.axe("not found").await;
-    // Error pages carry no session: back to a page of the service to sign out.
-    v.goto("/ui/").await;
-    v.until("h1", "Awaiting sign-off").await;
     v.sign_out().await;
     v.axe("signed out").await;
     v.goto("/ui/queue").await;

@@ -471,6 +471,10 @@ async fn the_queue(backend: Backend) {
         assert_eq!(page.status, 403, "{role}");
         assert!(page.has(rule), "{role}: {}", page.body);
         assert!(page.has("govuk-template__body"), "in the same style");
+        assert!(
+            page.has(">Sign out</button>"),
+            "{role}: in the signed-in frame"
+        );
     }
 }
 
@@ -650,6 +654,7 @@ async fn the_closure_page_and_decision(backend: Backend) {
         assert_eq!(nf.status, 404, "{p}");
         assert_eq!(nf.heading(), "Page not found");
         assert!(nf.has("govuk-template__body"));
+        assert!(nf.has(">Sign out</button>"), "in the signed-in frame");
     }
 }
 
