@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHROMIUM: [&str; 2] = ["/usr/bin/chromium", "/usr/bin/chromium-browser"];
-const CHROMEDRIVER: [&str; 2] = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"];
+/// Program names looked up on `PATH` (Debian's packages put them there).
+const CHROMIUM: [&str; 2] = ["chromium", "chromium-browser"];
+const CHROMEDRIVER: [&str; 1] = ["chromedriver"];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -26,8 +27,14 @@ fn axe_path() -> PathBuf {
     repo().join("target/axe-core/node_modules/axe-core/axe.min.js")
 }
 
-fn first_existing(paths: &[&str]) -> Option<PathBuf> {
-    paths.iter().map(PathBuf::from).find(|p| p.exists())
+/// The first of `names` found in a folder of `PATH`.
+fn first_existing(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
 }
 
 /// What the test needs, or why it cannot run (a failure in CI).
