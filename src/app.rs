@@ -213,7 +213,8 @@ impl Application {
                 .app_data(path)
                 .configure(api::routes)
                 .split_for_parts();
-            app.default_service(web::to(api::not_found))
+            app.configure(crate::ui::routes)
+                .default_service(web::to(api::not_found))
                 .wrap(from_fn(telemetry::observe))
         })
         // Without TCP_NODELAY a streamed response's last small write waits for

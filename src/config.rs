@@ -22,6 +22,12 @@ pub struct Settings {
     pub admin_password: Option<String>,
     pub login_max_failures: u32,
     pub login_window_seconds: u64,
+    /// A page session's longest life, from sign-in.
+    pub ui_session_hours: u64,
+    /// A page session ends after this long without a request.
+    pub ui_idle_minutes: u64,
+    /// Days a closure may await sign-off before the queue marks it overdue.
+    pub signoff_due_days: u64,
     pub max_body_bytes: usize,
     pub max_batch_body_bytes: usize,
     pub page_limit_default: u32,
@@ -130,6 +136,9 @@ impl Settings {
         }
         if self.token_ttl_seconds == 0 {
             return Err("token_ttl_seconds must be positive".into());
+        }
+        if self.ui_session_hours == 0 || self.ui_idle_minutes == 0 {
+            return Err("ui_session_hours and ui_idle_minutes must be positive".into());
         }
         if self.ingest_queue == 0 {
             return Err("ingest_queue must be at least 1".into());

@@ -6,6 +6,7 @@
 //! - [`auth`]: passwords, tokens, the signed-in caller;
 //! - [`audit`]: the audit log;
 //! - [`api`]: HTTP handlers and the route table;
+//! - [`ui`]: the pages for people under `/ui/`, over the same use cases;
 //! - [`app`]: wiring it together;
 //! - [`migrate_data`]: moving a deployment to another database;
 //! - [`witness`]: `closure-audit witness`, a tlog-witness server.
@@ -24,6 +25,7 @@ pub mod migrate_data;
 pub mod service;
 pub mod telemetry;
 pub mod webhooks;
+pub mod ui;
 pub mod witness;
 
 pub use app::Application;

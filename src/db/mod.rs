@@ -21,6 +21,7 @@ pub mod login_failures;
 pub mod migrations;
 mod pg_manager;
 pub mod schema;
+pub mod sessions;
 pub mod tiles;
 pub mod trend_versions;
 mod url;

@@ -258,9 +258,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Sessions of the pages under `/ui`: the SHA-256 of the cookie's id.
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        token_generation -> BigInt,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(decisions -> closures (closure_id));
 diesel::joinable!(webhook_deliveries -> webhook_messages (message_id));
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_failures,
@@ -279,5 +293,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     trend_versions,
     webhook_subscriptions,
     webhook_messages,
-    webhook_deliveries
+    webhook_deliveries,
+    sessions
 );

@@ -192,13 +192,15 @@ tables! {
 /// copied leaf hashes (its `log_state.tree_size` starts at 0), so that the
 /// copy cannot carry a tile that disagrees with its leaves. `witness_status`
 /// is what the witness client learns again by asking (the cosignatures
-/// themselves are copied).
-pub const NOT_COPIED: [&str; 6] = [
+/// themselves are copied). `sessions` are the pages' sign-ins: after a move
+/// people sign in again.
+pub const NOT_COPIED: [&str; 7] = [
     "log_state",
     "witness_status",
     "trend_versions",
     "merkle_tiles",
     "merkle_tile_tails",
+    "sessions",
     "__diesel_schema_migrations",
 ];
 

@@ -115,6 +115,58 @@ pub async fn trends(
     Vec<String>,
     Export<impl FnOnce(&mut Sink) -> AppResult<()> + Send + 'static>,
 )> {
+    let (spec, visible, download) = trend_spec(ctx, caller, q, "trends.csv").await?;
+    let (db, cache) = (ctx.db.clone(), ctx.trends.clone());
+    let header = spec.header();
+    Ok((
+        header,
+        Export {
+            download,
+            produce: move |sink: &mut Sink| {
+                if !visible {
+                    return Ok(());
+                }
+                produce::trends(&db, &spec, Some(&cache), &mut |row| sink.record(row)).map(drop)
+            },
+        },
+    ))
+}
+
+/// The trend table as the pages show it (header, rows), read like
+/// [`trends`] and on the record like it (as the export `trends.table`).
+pub async fn trend_table(
+    ctx: &Context,
+    caller: &AuthUser,
+    q: Parsed<TrendQuery>,
+) -> AppResult<(Vec<String>, Vec<Vec<String>>)> {
+    let (spec, visible, download) = trend_spec(ctx, caller, q, "trends.table").await?;
+    let (db, cache) = (ctx.db.clone(), ctx.trends.clone());
+    let header = spec.header();
+    crate::db::blocking(move || {
+        let mut rows = Vec::new();
+        let result = if visible {
+            produce::trends(&db, &spec, Some(&cache), &mut |row| {
+                rows.push(row);
+                true
+            })
+            .map(drop)
+        } else {
+            Ok(())
+        };
+        download.finish(rows.len() as u64, result.is_ok());
+        result.map(|_| (header, rows))
+    })
+    .await
+}
+
+/// The checked trend query, whether its force is the caller's to see, and
+/// its download on the record.
+async fn trend_spec(
+    ctx: &Context,
+    caller: &AuthUser,
+    q: Parsed<TrendQuery>,
+    export: &'static str,
+) -> AppResult<(TrendSpec, bool, Download)> {
     let scope = auditor_scope(caller)?;
     let q = q?;
     let months = Months::parse(q.from.as_deref(), q.to.as_deref())?;
@@ -143,21 +195,8 @@ pub async fn trends(
             ..Default::default()
         },
     };
-    let download = start_download(&ctx.db, caller, "trends.csv", filters).await?;
-    let (db, cache) = (ctx.db.clone(), ctx.trends.clone());
-    let header = spec.header();
-    Ok((
-        header,
-        Export {
-            download,
-            produce: move |sink: &mut Sink| {
-                if force.is_err() {
-                    return Ok(());
-                }
-                produce::trends(&db, &spec, Some(&cache), &mut |row| sink.record(row)).map(drop)
-            },
-        },
-    ))
+    let download = start_download(&ctx.db, caller, export, filters).await?;
+    Ok((spec, force.is_ok(), download))
 }
 
 /// A download on the record: its `export.downloaded` event is committed, and

@@ -29,6 +29,35 @@ pub async fn login(
     password: String,
     request_id: String,
 ) -> AppResult<Issued> {
+    let keys = state.keys.clone();
+    let access_token = sign_in(state, username, password, request_id, "api", move |_, u| {
+        keys.issue(&u.id, u.token_generation)
+            .map_err(AppError::internal)
+    })
+    .await?;
+    Ok(Issued {
+        access_token,
+        expires_in: state.keys.ttl_seconds,
+    })
+}
+
+/// What [`login`] does for any face: checks the password of `username` with
+/// the same throttling and events, and on success runs `start` (which issues
+/// what the face hands out: a token, a session) in the transaction that
+/// clears the failures and writes the `auth.login` event. `via` names the
+/// face on that event.
+pub async fn sign_in<T, F>(
+    state: &Context,
+    username: String,
+    password: String,
+    request_id: String,
+    via: &'static str,
+    start: F,
+) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Conn, &users::UserRow) -> AppResult<T> + Send + 'static,
+{
     let window_us = state.settings.login_window_seconds as i64 * 1_000_000;
     let max = state.settings.login_max_failures as i64;
 
@@ -112,10 +141,6 @@ pub async fn login(
 
     match user {
         Some(u) if matches && u.active => {
-            let token = state
-                .keys
-                .issue(&u.id, u.token_generation)
-                .map_err(AppError::internal)?;
             let actor = crate::auth::AuthUser::from_row(&u, request_id.clone())?.actor();
             let name = username.clone();
             state
@@ -123,19 +148,17 @@ pub async fn login(
                 .write(move |c| {
                     // Takes this attempt's reservation away with the failures.
                     login_failures::clear(c, &name, now_micros() - window_us)?;
-                    let ev = Event::new(
-                        Action::AuthLogin,
-                        &actor,
-                        Some(&request_id),
-                        json!({"username": name}),
-                    );
-                    audit::append(c, ev.force(actor.force_id.as_deref()))
+                    let issued = start(c, &u)?;
+                    // The API's event stays as it was; another face is named.
+                    let details = match via {
+                        "api" => json!({"username": name}),
+                        _ => json!({"username": name, "via": via}),
+                    };
+                    let ev = Event::new(Action::AuthLogin, &actor, Some(&request_id), details);
+                    audit::append(c, ev.force(actor.force_id.as_deref()))?;
+                    Ok(issued)
                 })
-                .await?;
-            Ok(Issued {
-                access_token: token,
-                expires_in: state.keys.ttl_seconds,
-            })
+                .await
         }
         other => {
             let reason = match other {

@@ -224,3 +224,27 @@ pub async fn reopen(
     state.webhook_signal.nudge();
     Ok(reopened)
 }
+
+/// What `caller` may do to `closure` now, for a face that offers only what
+/// would be allowed (the use cases above decide again when it is done).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Choices {
+    pub decide: bool,
+    pub reopen: bool,
+}
+
+pub fn choices(caller: &AuthUser, closure: &Closure) -> Choices {
+    let on = Resource::Closure(Parties {
+        force_id: &closure.force_id,
+        proposer_officer_id: &closure.proposed_by_officer_id,
+        posted_by_user_id: &closure.received_by_user_id,
+    });
+    let status = Status::parse(&closure.status);
+    let allowed = |action| permit(caller, action, on).is_ok();
+    Choices {
+        decide: status.is_some_and(|s| Status::DECIDABLE.contains(&s))
+            && allowed(authorize::Action::Decide),
+        reopen: status.is_some_and(|s| Status::REOPENABLE.contains(&s))
+            && allowed(authorize::Action::Reopen),
+    }
+}

@@ -5,6 +5,7 @@ mod common;
 
 mod audit_log;
 mod auth;
+mod browser;
 mod cli;
 mod closures;
 mod codes;
@@ -18,6 +19,7 @@ mod receipts;
 mod receiver;
 mod signoff;
 mod tlog;
+mod ui;
 mod users;
 mod verify;
 mod webhooks;

@@ -144,3 +144,73 @@ pub fn existing_ids(conn: &mut Conn, ids: &[&str]) -> AppResult<Vec<String>> {
     }
     Ok(out)
 }
+
+/// What the inspector's queue asks for: one force's closures awaiting a
+/// decision (`statuses`), optionally of one division and offence category.
+pub struct AwaitingFilter<'a> {
+    pub force_id: &'a str,
+    pub statuses: &'a [&'a str],
+    pub division: Option<&'a str>,
+    pub offence_category: Option<&'a str>,
+}
+
+/// A page of the queue, oldest received first, and how many there are in all.
+pub fn awaiting(
+    conn: &mut Conn,
+    f: &AwaitingFilter,
+    offset: i64,
+    limit: i64,
+) -> AppResult<(Vec<ClosureRow>, i64)> {
+    macro_rules! narrowed {
+        ($q:expr) => {{
+            let mut q = $q
+                .filter(closures::force_id.eq(f.force_id))
+                .filter(closures::status.eq_any(f.statuses));
+            if let Some(d) = f.division {
+                q = q.filter(closures::division.eq(d));
+            }
+            if let Some(o) = f.offence_category {
+                q = q.filter(closures::offence_category.eq(o));
+            }
+            q
+        }};
+    }
+    let total: i64 =
+        with_conn!(conn, c => narrowed!(closures::table.into_boxed()).count().get_result(c))?;
+    let rows = with_conn!(conn, c => narrowed!(closures::table.into_boxed())
+        .order((closures::received_at.asc(), closures::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .select(ClosureRow::as_select())
+        .load(c))?;
+    Ok((rows, total))
+}
+
+/// The divisions named on a force's closures, in order.
+pub fn divisions(conn: &mut Conn, force_id: &str) -> AppResult<Vec<String>> {
+    let names: Vec<Option<String>> = with_conn!(conn, c => closures::table
+        .filter(closures::force_id.eq(force_id))
+        .select(closures::division)
+        .distinct()
+        .order(closures::division.asc())
+        .limit(1000)
+        .load(c))?;
+    Ok(names.into_iter().flatten().collect())
+}
+
+/// When each of these closures was last reopened (from its
+/// `closure.reopened` events), for those ever reopened.
+pub fn reopened_at(conn: &mut Conn, ids: &[&str]) -> AppResult<Vec<(String, i64)>> {
+    use crate::db::schema::audit_events as ev;
+    let mut out = Vec::new();
+    for chunk in ids.chunks(KEYS_CHUNK) {
+        let found: Vec<(Option<String>, Option<i64>)> = with_conn!(conn, c => ev::table
+            .filter(ev::action.eq("closure.reopened"))
+            .filter(ev::closure_id.eq_any(chunk))
+            .group_by(ev::closure_id)
+            .select((ev::closure_id, diesel::dsl::max(ev::at)))
+            .load(c))?;
+        out.extend(found.into_iter().filter_map(|(id, at)| Some((id?, at?))));
+    }
+    Ok(out)
+}
