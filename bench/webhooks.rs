@@ -42,7 +42,9 @@ async fn receive(seen: web::Data<Seen>, body: web::Bytes) -> HttpResponse {
     if let Some(ts) = ts
         && let Ok(t) = chrono::DateTime::parse_from_rfc3339(ts)
     {
-        let lag = (now - t.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0);
+        let lag = (now - t.with_timezone(&chrono::Utc))
+            .num_microseconds()
+            .unwrap_or(0);
         seen.lags_ms.lock().unwrap().push(lag as f64 / 1000.0);
     }
     HttpResponse::Ok().finish()
@@ -79,7 +81,14 @@ struct Run {
     lag_p99_ms: f64,
 }
 
-async fn run(backend: &str, subs: usize, seconds: f64, clients: usize, receiver: u16, seen: &Seen) -> Run {
+async fn run(
+    backend: &str,
+    subs: usize,
+    seconds: f64,
+    clients: usize,
+    receiver: u16,
+    seen: &Seen,
+) -> Run {
     let db = (backend == "postgres").then(|| PgDb::create("bench_webhooks"));
     // BENCH_DELIVERY=false: the outbox is written but nothing is sent (to
     // tell the cost of queueing from the cost of sending).
@@ -131,7 +140,10 @@ async fn run(backend: &str, subs: usize, seconds: f64, clients: usize, receiver:
         .split(',')
         .map(str::to_owned)
         .collect();
-    let subs_n = std::env::var("BENCH_SUBS").ok().and_then(|v| v.parse().ok()).unwrap_or(subs);
+    let subs_n = std::env::var("BENCH_SUBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(subs);
     let subs = if subs == 0 { 0 } else { subs_n };
     for i in 0..subs {
         let res = client

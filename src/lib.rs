@@ -24,8 +24,8 @@ pub mod files;
 pub mod migrate_data;
 pub mod service;
 pub mod telemetry;
-pub mod webhooks;
 pub mod ui;
+pub mod webhooks;
 pub mod witness;
 
 pub use app::Application;

@@ -532,7 +532,10 @@ pub async fn settle(
                 let mut delivered: std::collections::BTreeMap<(u16, bool), (Vec<i64>, i64)> =
                     Default::default();
                 for a in attempts.iter().filter(|a| a.error.is_none()) {
-                    let key = (a.status_code.unwrap_or(200), a.due.first_attempt_at.is_none());
+                    let key = (
+                        a.status_code.unwrap_or(200),
+                        a.due.first_attempt_at.is_none(),
+                    );
                     let group = delivered.entry(key).or_default();
                     group.0.push(a.due.seq);
                     group.1 = group.1.max(a.at);

@@ -234,8 +234,22 @@ async fn a_receiver_down_for_a_while_gets_everything_once_back(b: Backend) {
         "{oldest}"
     );
     assert!(oldest["next_attempt_at"].is_string());
-    let m = app.metrics().await;
+    // The queue's gauges are brought up to date once a second.
+    let mut m = String::new();
+    for _ in 0..60 {
+        m = app.metrics().await;
+        if m.contains("closure_audit_webhook_queue_pending 10") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(m.contains("closure_audit_webhook_queue_pending 10"), "{m}");
+    let age = m
+        .lines()
+        .find_map(|l| l.strip_prefix("closure_audit_webhook_queue_age_seconds "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap();
+    assert!(age > 0.0, "the oldest waiting delivery has an age: {age}");
 
     let rx = Receiver::start_on(port).await;
     let got = rx.wait_for(10, Duration::from_secs(20), |_| true).await;
@@ -615,7 +629,10 @@ async fn a_crashed_workers_lease_is_taken_over_when_it_expires(b: Backend) {
         .await;
     assert_eq!(status, 201);
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(rx.received().is_empty(), "delivered while another worker held the lease");
+    assert!(
+        rx.received().is_empty(),
+        "delivered while another worker held the lease"
+    );
     let got = rx.wait_for(1, Duration::from_secs(10), |_| true).await;
     assert!(chrono::Utc::now().timestamp_micros() >= until);
     assert_eq!(got[0].event(), "closure.created");
