@@ -147,14 +147,24 @@ impl Visit<'_> {
         }
     }
 
+    /// The text of the element `css`, read again when the page replaced the
+    /// element between finding and reading it (a navigation or an htmx swap
+    /// still settling: WebDriver's "stale element reference").
     async fn text(&self, css: &str) -> String {
-        self.c
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css} on {}: {e}", self.base))
-            .text()
-            .await
-            .unwrap()
+        let start = Instant::now();
+        loop {
+            let read = match self.c.find(Locator::Css(css)).await {
+                Ok(e) => e.text().await,
+                Err(e) => Err(e),
+            };
+            match read {
+                Ok(t) => return t,
+                Err(e) if start.elapsed() > Duration::from_secs(15) => {
+                    panic!("{css} on {}: {e}", self.path().await)
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// Waits until the element `css` holds `text`.
