@@ -141,7 +141,14 @@ async fn run(backend: &str, rows: u64) -> Run {
     settle(&server, &admin, Duration::from_secs(300)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rest = server.rss_kib();
-    let (export_s, bytes, peak) = download(&server, &admin, "/api/v1/exports/closures.csv").await;
+    let auditor = user(
+        &client,
+        &server.base,
+        &admin,
+        json!({"username": "national-auditor", "password": PASSWORD, "display_name": "N", "role": "auditor"}),
+    )
+    .await;
+    let (export_s, bytes, peak) = download(&server, &auditor, "/api/v1/exports/closures.csv").await;
     Run {
         rows,
         ingest_per_s,

@@ -17,7 +17,35 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's option numbers (its `mimalloc.h`, v3), which its crate does not name.
+const MI_OPTION_ARENA_EAGER_COMMIT: i32 = 4;
+const MI_OPTION_PURGE_DELAY: i32 = 15;
+
+/// Memory freed goes back to the system at once, and arenas are committed as
+/// they are used rather than whole. mimalloc's defaults keep freed pages for a
+/// later allocation of the same thread, so a thread that goes idle after a
+/// burst kept all of it: the two password threads after one argon2 hash each
+/// (19 MiB apiece), ingest after a large batch, an export's pages. With these
+/// an empty server rests at about 20 MiB instead of 65 (BENCHMARKS.md, issue
+/// 15, memory). Defaults only: `MIMALLOC_PURGE_DELAY` and
+/// `MIMALLOC_ARENA_EAGER_COMMIT` in the environment still win.
+fn return_freed_memory() {
+    // (mimalloc reads its options at load time, so `mi_option_set_default`
+    // would come too late: the environment is looked at here instead.)
+    for (option, env) in [
+        (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY"),
+        (MI_OPTION_ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT"),
+    ] {
+        if std::env::var_os(env).is_none() {
+            // SAFETY: sets one of mimalloc's documented options to a documented
+            // value, before any thread other than this one exists.
+            unsafe { libmimalloc_sys::mi_option_set(option, 0) };
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    return_freed_memory();
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,

@@ -28,8 +28,12 @@ pub fn export_page(
     })?)
 }
 
-/// Rows per page when every matching closure is read.
-const EXPORT_PAGE: usize = 5000;
+/// Rows per page when every matching closure is read. Up to three pages are
+/// in memory at once (one being written out, one waiting, one being fetched),
+/// about 1.5 KiB a row: 1,000 keeps an export's own memory near 5 MiB however
+/// many rows it has, where 5,000 cost about 40 MiB at its peak (BENCHMARKS.md,
+/// issue 15, memory).
+const EXPORT_PAGE: usize = 1000;
 
 /// Calls `each` for every closure matching `f`, oldest first, until it answers
 /// false. Blocking. Pages are fetched on a thread of their own, one page ahead,
