@@ -23,6 +23,7 @@ mod pg_manager;
 pub mod schema;
 pub mod sessions;
 pub mod tiles;
+pub mod trend_summary;
 pub mod trend_versions;
 mod url;
 pub mod users;

@@ -182,6 +182,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The trend summary by month and force (migration 000013).
+    trend_cells (month, force_id) {
+        month -> Text,
+        force_id -> Text,
+        closures -> BigInt,
+        outcome_15 -> BigInt,
+        outcome_16 -> BigInt,
+        signed_off -> BigInt,
+        rejected -> BigInt,
+        pending -> BigInt,
+        reopened -> BigInt,
+        flagged -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Hours to decision per summary cell, in buckets of 1/1000 h.
+    trend_hours (month, force_id, bucket) {
+        month -> Text,
+        force_id -> Text,
+        bucket -> BigInt,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
     trend_versions (shard) {
         shard -> Integer,
         n -> BigInt,
@@ -291,6 +317,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     cosignatures,
     witness_status,
     trend_versions,
+    trend_cells,
+    trend_hours,
     webhook_subscriptions,
     webhook_messages,
     webhook_deliveries,

@@ -19,6 +19,7 @@ pub mod roles;
 pub mod signoff;
 pub mod stats;
 pub mod time;
+pub mod trends;
 pub mod users;
 pub mod validation;
 pub mod volumes;

@@ -6,7 +6,9 @@ use super::closures_csv;
 use super::trend_cache::{Table, TrendCache};
 use super::trends::Trends;
 use crate::db::closures::{self, ClosureFilter};
+use crate::db::trend_summary::{self, Grouping};
 use crate::db::{Db, trend_versions, volumes};
+use crate::domain::trends::histogram_percentile;
 use crate::error::AppResult;
 use crate::export::months::Months;
 use std::sync::Arc;
@@ -40,6 +42,8 @@ impl TrendSpec {
 /// before is reused while the trend version is unchanged.
 pub fn trends(db: &Db, spec: &TrendSpec, cache: Option<&TrendCache>, out: Out) -> AppResult<u64> {
     let table = match cache {
+        // Answered from the trend summary: exact at its snapshot, nothing to keep.
+        _ if summary_grouping(spec).is_some() => compute_trends(db, spec)?,
         None => compute_trends(db, spec)?,
         Some(cache) => {
             let key = format!("{spec:?}");
@@ -67,16 +71,74 @@ pub fn trends(db: &Db, spec: &TrendSpec, cache: Option<&TrendCache>, out: Out) -
     Ok(rows)
 }
 
+/// The summary's grouping when `spec` can be answered from the trend summary:
+/// grouped by month and/or force only, filtered by force only.
+fn summary_grouping(spec: &TrendSpec) -> Option<Grouping> {
+    let f = &spec.filter;
+    let only_force = f.division.is_none()
+        && f.offence_category.is_none()
+        && f.outcome_code.is_none()
+        && f.status.is_none();
+    let g = &spec.group_by;
+    (only_force && !g.is_empty() && g.iter().all(|c| c == "month" || c == "force_id")).then(|| {
+        Grouping {
+            month: g.iter().any(|c| c == "month"),
+            force: g.iter().any(|c| c == "force_id"),
+        }
+    })
+}
+
 fn compute_trends(db: &Db, spec: &TrendSpec) -> AppResult<Table> {
     let mut filter = spec.filter.clone();
     let (from, to) = spec.months.micros();
     filter.from = Some(from);
     filter.to = Some(to);
     let mut table = Trends::new(spec.group_by.clone());
-    closures::for_each(db, &filter, |r| {
-        table.add(r);
-        true
-    })?;
+    match summary_grouping(spec) {
+        Some(g) => {
+            let groups = db.snapshot_blocking(|c| {
+                trend_summary::read(
+                    c,
+                    g,
+                    &spec.months.from,
+                    &spec.months.to,
+                    filter.force_id.as_deref(),
+                )
+            })?;
+            for ((month, force), group) in groups {
+                let key: Vec<String> = spec
+                    .group_by
+                    .iter()
+                    .map(|c| {
+                        if c == "month" {
+                            month.clone()
+                        } else {
+                            force.clone()
+                        }
+                    })
+                    .collect();
+                let total = group.decided.max(0) as u64;
+                let median = histogram_percentile(&group.buckets, total, 50.0);
+                let p90 = histogram_percentile(&group.buckets, total, 90.0);
+                table.add_group(key, group.counts, median, p90);
+            }
+        }
+        None => {
+            // The closure columns the groups are read from.
+            let wanted: Vec<&str> = spec
+                .group_by
+                .iter()
+                .map(|c| {
+                    if c == "month" {
+                        "closure_proposed_at"
+                    } else {
+                        c.as_str()
+                    }
+                })
+                .collect();
+            closures::for_each_trend_row(db, &filter, &wanted, |r| table.add(r))?;
+        }
+    }
     let vols = db.read_blocking(|c| {
         let f = &filter;
         volumes::in_range(

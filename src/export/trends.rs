@@ -4,10 +4,11 @@
 //! The aggregation is one pass over the closures in range (identical on both
 //! backends), and the denominators come from the monthly volumes.
 
-use crate::db::closures::ClosureRow;
+use crate::db::closures::TrendRow;
 use crate::db::volumes::VolumeRow;
 use crate::domain::closures::VICTIM_FIELDS;
 use crate::domain::stats::{percentile, suppressed};
+use crate::domain::trends::{Counts, hours_to_decision};
 use crate::domain::validation::FieldError;
 use std::collections::{BTreeMap, HashMap};
 
@@ -89,13 +90,9 @@ pub fn suppress_threshold(asked: Option<u64>, group_by: &[String]) -> Option<u64
 }
 
 /// `YYYY-MM` of a timestamp in microseconds.
-pub fn month_of(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.format("%Y-%m").to_string())
-        .unwrap_or_default()
-}
+pub use crate::domain::trends::month_of;
 
-fn value(r: &ClosureRow, col: &str) -> String {
+fn value(r: &TrendRow, col: &str) -> String {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     match col {
         "month" => month_of(r.closure_proposed_at),
@@ -108,22 +105,17 @@ fn value(r: &ClosureRow, col: &str) -> String {
         other => {
             let field = other.trim_start_matches("victim_");
             let i = VICTIM_FIELDS.iter().position(|f| *f == field).unwrap_or(0);
-            r.victim()[i].unwrap_or_default().to_string()
+            o(&r.victim()[i])
         }
     }
 }
 
 #[derive(Debug, Default, Clone)]
 struct Acc {
-    closures: u64,
-    outcome_15: u64,
-    outcome_16: u64,
-    signed_off: u64,
-    rejected: u64,
-    pending: u64,
-    reopened: u64,
-    flagged: u64,
+    counts: Counts,
     hours: Vec<f64>,
+    /// Median and p90 already known (a group read from the trend summary).
+    given: Option<(Option<f64>, Option<f64>)>,
 }
 
 /// A trend table being built, one chunk of closures at a time.
@@ -140,28 +132,27 @@ impl Trends {
         }
     }
 
-    pub fn add(&mut self, r: &ClosureRow) {
+    pub fn add(&mut self, r: &TrendRow) {
         let key: Vec<String> = self.group_by.iter().map(|c| value(r, c)).collect();
         let a = self.groups.entry(key).or_default();
-        a.closures += 1;
-        match r.outcome_code {
-            15 => a.outcome_15 += 1,
-            16 => a.outcome_16 += 1,
-            _ => {}
+        a.counts
+            .add(&Counts::of(r.outcome_code, &r.status, r.flagged != 0));
+        if let Some(h) = hours_to_decision(r.received_at, r.decided_at) {
+            a.hours.push(h);
         }
-        match r.status.as_str() {
-            "signed_off" => a.signed_off += 1,
-            "rejected" => a.rejected += 1,
-            "pending_signoff" => a.pending += 1,
-            "reopened" => a.reopened += 1,
-            _ => {}
-        }
-        if !r.review_flags.is_empty() {
-            a.flagged += 1;
-        }
-        if let Some(d) = r.decided_at {
-            a.hours.push((d - r.received_at) as f64 / 3.6e9);
-        }
+    }
+
+    /// A whole group at once, its median and p90 known (from the trend summary).
+    pub fn add_group(
+        &mut self,
+        key: Vec<String>,
+        counts: Counts,
+        median: Option<f64>,
+        p90: Option<f64>,
+    ) {
+        let a = self.groups.entry(key).or_default();
+        a.counts.add(&counts);
+        a.given = Some((median, p90));
     }
 
     /// The table: a header, then one row per group in key order.
@@ -175,36 +166,48 @@ impl Trends {
                 .collect(),
         ];
         for (key, mut a) in self.groups {
-            let count = |n: u64| {
+            let count = |n: i64| {
+                let n = n.max(0) as u64;
                 if suppressed(n, suppress_below) {
                     "[c]".to_string()
                 } else {
                     n.to_string()
                 }
             };
-            let hidden = suppressed(a.closures, suppress_below);
+            let c = a.counts;
+            let hidden = suppressed(c.closures.max(0) as u64, suppress_below);
             let hours = |p: f64, a: &mut Acc| {
+                let v = match a.given {
+                    Some((median, p90)) => {
+                        if p == 50.0 {
+                            median
+                        } else {
+                            p90
+                        }
+                    }
+                    None => percentile(&mut a.hours, p),
+                };
                 if hidden {
                     String::new()
                 } else {
-                    percentile(&mut a.hours, p).map(fmt2).unwrap_or_default()
+                    v.map(fmt2).unwrap_or_default()
                 }
             };
             let finalised = denominators.as_ref().and_then(|d| d.get(&key).copied());
             let rate = match finalised {
-                Some(n) if n > 0 && !hidden => fmt2(a.closures as f64 * 100.0 / n as f64),
+                Some(n) if n > 0 && !hidden => fmt2(c.closures as f64 * 100.0 / n as f64),
                 _ => String::new(),
             };
             let mut row = key.clone();
             row.extend([
-                count(a.closures),
-                count(a.outcome_15),
-                count(a.outcome_16),
-                count(a.signed_off),
-                count(a.rejected),
-                count(a.pending),
-                count(a.reopened),
-                count(a.flagged),
+                count(c.closures),
+                count(c.outcome_15),
+                count(c.outcome_16),
+                count(c.signed_off),
+                count(c.rejected),
+                count(c.pending),
+                count(c.reopened),
+                count(c.flagged),
                 hours(50.0, &mut a),
                 hours(90.0, &mut a),
                 finalised.map(|n| n.to_string()).unwrap_or_default(),

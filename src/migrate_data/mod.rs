@@ -233,6 +233,8 @@ fn move_all(src: &mut Conn, dst: &mut Conn, ctx: &Ctx) -> AppResult<Summary> {
         tracing::info!(table = t.name(), rows = tally.rows, "copied");
         tallies.push((*t, tally));
     }
+    // The target's trend summary, from the closures it now holds.
+    crate::db::trend_summary::rebuild(dst)?;
     let watermark = watermark(src, dst)?;
     let sequences = sequences::advance(src, dst)?;
 

@@ -193,11 +193,15 @@ tables! {
 /// copy cannot carry a tile that disagrees with its leaves. `witness_status`
 /// is what the witness client learns again by asking (the cosignatures
 /// themselves are copied). `sessions` are the pages' sign-ins: after a move
-/// people sign in again.
-pub const NOT_COPIED: [&str; 7] = [
+/// people sign in again. The trend summary (`trend_cells`, `trend_hours`)
+/// follows from the closures: it is built again from the copied closures
+/// ([`crate::db::trend_summary::rebuild`]), not carried.
+pub const NOT_COPIED: [&str; 9] = [
     "log_state",
     "witness_status",
     "trend_versions",
+    "trend_cells",
+    "trend_hours",
     "merkle_tiles",
     "merkle_tile_tails",
     "sessions",

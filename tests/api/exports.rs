@@ -15,6 +15,7 @@ on_both_backends!(
     trends_equal_an_independent_computation,
     outliers_and_the_funnel_plot,
     a_repeated_trend_table_is_never_stale,
+    trends_stay_exact_through_posts_decisions_and_reopens,
     every_download_is_on_record_before_its_first_byte,
     a_download_cut_short_is_recorded_as_incomplete,
     no_download_without_its_event,
@@ -1066,4 +1067,226 @@ async fn no_download_without_its_event(b: Backend) {
     }
     assert!(app.events("action=export.downloaded").await.is_empty());
     assert!(app.events("action=export.completed").await.is_empty());
+}
+
+/// Every trend row grouped by `group_by` (month and/or force: the groups the
+/// trend summary answers) equals the closures as the list now shows them.
+async fn assert_trends_match_the_closures(
+    app: &TestApp,
+    token: &str,
+    group_by: &[&str],
+    step: &str,
+) {
+    let list: Value = app
+        .get("/api/v1/closures?limit=500", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let closures = list["items"].as_array().unwrap().clone();
+    let key = |c: &Value| -> Vec<String> {
+        group_by
+            .iter()
+            .map(|g| match *g {
+                "month" => c["closure_proposed_at"].as_str().unwrap()[..7].to_string(),
+                _ => c["force_id"].as_str().unwrap().to_string(),
+            })
+            .collect()
+    };
+    let mut want: BTreeMap<Vec<String>, Vec<&Value>> = BTreeMap::new();
+    for c in &closures {
+        want.entry(key(c)).or_default().push(c);
+    }
+    let path = format!(
+        "/api/v1/exports/trends.csv?from=2026-08&to=2026-10&group_by={}",
+        group_by.join(",")
+    );
+    let (status, body, _) = csv(app, &path, token).await;
+    assert_eq!(status, 200, "{body}");
+    let table = rows(&body);
+    let got: Vec<Vec<String>> = table
+        .iter()
+        .map(|r| group_by.iter().map(|g| r[*g].clone()).collect())
+        .collect();
+    assert_eq!(
+        got,
+        want.keys().cloned().collect::<Vec<_>>(),
+        "{step}: groups"
+    );
+    for row in &table {
+        let k: Vec<String> = group_by.iter().map(|g| row[*g].clone()).collect();
+        let mine = &want[&k];
+        let count =
+            |pred: &dyn Fn(&Value) -> bool| mine.iter().filter(|c| pred(c)).count().to_string();
+        let status = |s: &'static str| move |c: &Value| c["status"] == s;
+        for (col, n) in [
+            ("closures", mine.len().to_string()),
+            ("outcome_15", count(&|c| c["outcome_code"] == 15)),
+            ("outcome_16", count(&|c| c["outcome_code"] == 16)),
+            ("signed_off", count(&status("signed_off"))),
+            ("rejected", count(&status("rejected"))),
+            ("pending", count(&status("pending_signoff"))),
+            ("reopened", count(&status("reopened"))),
+            (
+                "flagged",
+                count(&|c| !c["review_flags"].as_array().unwrap().is_empty()),
+            ),
+        ] {
+            assert_eq!(row[col], n, "{step}: {col} of {k:?}");
+        }
+        let at = |s: &Value| {
+            chrono::DateTime::parse_from_rfc3339(s.as_str().unwrap())
+                .unwrap()
+                .timestamp_micros() as f64
+        };
+        let hours: Vec<f64> = mine
+            .iter()
+            .filter_map(|c| {
+                c["decisions"]
+                    .as_array()
+                    .unwrap()
+                    .last()
+                    .map(|d| (at(&d["decided_at"]) - at(&c["received_at"])) / 3.6e9)
+            })
+            .collect();
+        for (col, p) in [
+            ("median_hours_to_decision", 0.5),
+            ("p90_hours_to_decision", 0.9),
+        ] {
+            match pct(hours.clone(), p) {
+                None => assert_eq!(row[col], "", "{step}: {col} of {k:?}"),
+                Some(w) => {
+                    let g: f64 = row[col].parse().unwrap();
+                    assert!((g - w).abs() < 0.006, "{step}: {col} of {k:?}: {g} vs {w}");
+                }
+            }
+        }
+    }
+}
+
+/// The trend summary follows every change made after a first answer, on
+/// either of two instances: new closures, decisions, reopenings and second
+/// decisions (whose hours move) all show, exactly, in the next answer, for
+/// every grouping the summary serves and for a force's own view.
+async fn trends_stay_exact_through_posts_decisions_and_reopens(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let other = app.another_instance().await;
+    let forces = ["kent", "essex"];
+    let mut systems = BTreeMap::new();
+    for f in forces {
+        systems.insert(f, app.user("force_system", Some(f), None).await.1);
+    }
+    let (_, kent_insp) = app.officer("kent", "inspector", "11").await;
+    let (_, essex_insp) = app.officer("essex", "inspector", "12").await;
+    let (_, national) = app.user("auditor", None, None).await;
+    let months = ["2026-08", "2026-09", "2026-10"];
+    let groupings: [&[&str]; 4] = [
+        &["month", "force_id"],
+        &["force_id", "month"],
+        &["month"],
+        &["force_id"],
+    ];
+    let check = |step: &'static str| {
+        let (app, national) = (&app, &national);
+        async move {
+            for g in groupings {
+                assert_trends_match_the_closures(app, national, g, step).await;
+            }
+        }
+    };
+    let post = |i: usize| {
+        let force = forces[i % 2];
+        let mut c = closure_body(force, &format!("INC-{i}"));
+        c["closure_proposed_at"] = json!(month(months[i % 3], 1 + (i % 27) as u32));
+        c["crime_recorded_at"] = json!(month("2026-07", 1));
+        c["outcome_code"] = json!(15 + (i % 2) as i64);
+        if i % 3 == 0 {
+            c["evidence"]["victim_informed"] = json!(true);
+        }
+        (force, c)
+    };
+    let mut ids: Vec<(&str, String)> = Vec::new();
+    for i in 0..12 {
+        let (force, c) = post(i);
+        let (status, body) = app.post_closure(&systems[force], &c).await;
+        assert_eq!(status, 201, "{body}");
+        ids.push((force, body["id"].as_str().unwrap().to_string()));
+    }
+    check("first answer").await;
+
+    // More closures, through both instances.
+    for i in 12..20 {
+        let (force, c) = post(i);
+        let inst = if i % 2 == 0 { &app } else { &other };
+        let (status, body) = inst.post_closure(&systems[force], &c).await;
+        assert_eq!(status, 201, "{body}");
+        ids.push((force, body["id"].as_str().unwrap().to_string()));
+    }
+    check("after posts").await;
+
+    let insp = |f: &str| if f == "kent" { &kent_insp } else { &essex_insp };
+    for (n, (f, id)) in ids.iter().enumerate().take(10) {
+        let d = if n % 3 == 0 { "reject" } else { "approve" };
+        decide(if n % 2 == 0 { &app } else { &other }, insp(f), id, d, None).await;
+    }
+    check("after decisions").await;
+
+    // Later decisions take longer: hours spread over buckets.
+    tokio::time::sleep(std::time::Duration::from_millis(3_700)).await;
+    for (f, id) in ids.iter().skip(10).take(4) {
+        decide(&other, insp(f), id, "approve", None).await;
+    }
+    check("after later decisions").await;
+
+    // Reopen some decided ones; decide two of them again (their latest
+    // decision, so their hours, move).
+    for (n, (f, id)) in ids.iter().enumerate().take(4) {
+        let inst = if n % 2 == 0 { &other } else { &app };
+        let res = inst
+            .post(
+                &format!("/api/v1/closures/{id}/reopen"),
+                insp(f),
+                &json!({"reason": "New evidence came to light after sign-off.", "expected_version": 2}),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "{}",
+            res.text().await.unwrap()
+        );
+    }
+    check("after reopens").await;
+    tokio::time::sleep(std::time::Duration::from_millis(3_700)).await;
+    for (f, id) in ids.iter().take(2) {
+        decide(&app, insp(f), id, "reject", Some(3)).await;
+    }
+    check("after decisions again").await;
+
+    // A force's own view is its rows of the national table.
+    let (_, kent_auditor) = app.user("auditor", Some("kent"), None).await;
+    let path = "/api/v1/exports/trends.csv?from=2026-08&to=2026-10&group_by=month,force_id";
+    let all = rows(&csv(&app, path, &national).await.1);
+    let own = rows(&csv(&app, path, &kent_auditor).await.1);
+    let kent: Vec<_> = all
+        .into_iter()
+        .filter(|r| r["force_id"] == "kent")
+        .collect();
+    assert_eq!(own, kent);
+}
+
+async fn decide(inst: &TestApp, token: &str, id: &str, decision: &str, version: Option<i64>) {
+    let mut body = json!({"decision": decision, "rationale": "Decided for the incremental trend test.", "checklist": full_checklist()});
+    if let Some(v) = version {
+        body["expected_version"] = json!(v);
+    }
+    let res = inst
+        .post(&format!("/api/v1/closures/{id}/decision"), token, &body)
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
 }

@@ -2,8 +2,9 @@
 
 use crate::db::described::described_row;
 use crate::db::schema::{closures, decisions};
-use crate::db::{Conn, trend_versions, with_conn};
+use crate::db::{Conn, trend_summary, trend_versions, with_conn};
 use crate::domain::signoff::Status;
+use crate::domain::trends::{SummaryChange, TrendFacts, record_change};
 use crate::error::AppResult;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -31,6 +32,41 @@ pub fn transition(
     decision: Option<LatestDecision>,
 ) -> AppResult<bool> {
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    // What the trend summary counted of it at `version`: if the update below
+    // matches, the row is still at `version`, so this is what it changes.
+    let before: Option<(i64, String, i32, String, String, i64, Option<i64>)> = with_conn!(conn, c => closures::table
+            .filter(closures::id.eq(id))
+            .filter(closures::version.eq(version))
+            .select((
+                closures::closure_proposed_at,
+                closures::force_id,
+                closures::outcome_code,
+                closures::status,
+                closures::review_flags,
+                closures::received_at,
+                closures::decided_at,
+            ))
+            .first(c)
+            .optional())?;
+    let Some((closure_proposed_at, force_id, outcome_code, status, flags, received_at, decided_at)) =
+        before
+    else {
+        return Ok(false);
+    };
+    let old = TrendFacts {
+        closure_proposed_at,
+        force_id,
+        outcome_code,
+        status,
+        flagged: !flags.is_empty(),
+        received_at,
+        decided_at,
+    };
+    let new = TrendFacts {
+        status: to.as_str().to_string(),
+        decided_at: decision.as_ref().map(|d| d.decided_at).or(old.decided_at),
+        ..old.clone()
+    };
     let target = closures::table
         .filter(closures::id.eq(id))
         .filter(closures::version.eq(version))
@@ -54,6 +90,9 @@ pub fn transition(
     };
     if n == 1 {
         trend_versions::bump(conn)?;
+        let mut change = SummaryChange::new();
+        record_change(&mut change, Some(&old), Some(&new));
+        trend_summary::apply(conn, &change)?;
     }
     Ok(n == 1)
 }

@@ -3,7 +3,8 @@
 use super::ClosureRow;
 use crate::db::described::{Described, column_list, unnest};
 use crate::db::schema::closures;
-use crate::db::{Conn, trend_versions};
+use crate::db::{Conn, trend_summary, trend_versions};
+use crate::domain::trends::{SummaryChange, record_change};
 use crate::error::AppResult;
 use diesel::PgConnection;
 use diesel::prelude::*;
@@ -34,6 +35,15 @@ pub fn insert_new(conn: &mut Conn, rows: &[ClosureRow]) -> AppResult<Vec<String>
         // PostgreSQL: one round trip, one prepared statement (which also bumps
         // the trend version when it stores anything).
         Conn::Postgres(c) => inserted.extend(insert_new_pg(c, rows)?),
+    }
+    // The summary after the version's shard (the lock order of trend_summary).
+    if !inserted.is_empty() {
+        let stored: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
+        let mut change = SummaryChange::new();
+        for row in rows.iter().filter(|r| stored.contains(r.id.as_str())) {
+            record_change(&mut change, None, Some(&row.trend_facts()));
+        }
+        trend_summary::apply(conn, &change)?;
     }
     Ok(inserted)
 }

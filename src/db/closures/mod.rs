@@ -49,7 +49,7 @@ pub use crate::domain::filters::ClosureFilter;
 pub use decisions::{
     DecisionRow, KeyedDecisionRow, LatestDecision, decisions_of, insert_decision, transition,
 };
-pub use export::{export_page, for_each};
+pub use export::{TrendRow, export_page, for_each, for_each_trend_row};
 pub use insert::insert_new;
 pub use row::ClosureRow;
 

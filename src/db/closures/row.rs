@@ -6,6 +6,7 @@ use crate::db::schema::closures;
 use crate::domain::Rank;
 use crate::domain::closures::{ClosureInput, Evidence, ProposedBy, Victim};
 use crate::domain::signoff::Status;
+use crate::domain::trends::TrendFacts;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 
@@ -149,6 +150,19 @@ impl ClosureRow {
             },
             victim: Victim(self.victim().map(|v| v.map(str::to_owned))),
         })
+    }
+
+    /// What a trend table counts of this closure.
+    pub fn trend_facts(&self) -> TrendFacts {
+        TrendFacts {
+            closure_proposed_at: self.closure_proposed_at,
+            force_id: self.force_id.clone(),
+            outcome_code: self.outcome_code,
+            status: self.status.clone(),
+            flagged: !self.review_flags.is_empty(),
+            received_at: self.received_at,
+            decided_at: self.decided_at,
+        }
     }
 
     pub fn victim(&self) -> [Option<&str>; 9] {

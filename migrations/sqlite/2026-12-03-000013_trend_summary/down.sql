@@ -1,0 +1,2 @@
+DROP TABLE trend_hours;
+DROP TABLE trend_cells;
