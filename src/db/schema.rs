@@ -237,6 +237,9 @@ diesel::table! {
         closure_id -> Text,
         body -> Text,
         created_at -> BigInt,
+        recipients -> Text,
+        recipient_count -> Integer,
+        fanned_out_at -> Nullable<BigInt>,
     }
 }
 
