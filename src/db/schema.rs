@@ -263,6 +263,9 @@ diesel::table! {
         closure_id -> Text,
         body -> Text,
         created_at -> BigInt,
+        recipients -> Text,
+        recipient_count -> Integer,
+        fanned_out_at -> Nullable<BigInt>,
     }
 }
 

@@ -6,6 +6,12 @@
 //! that instances skip each other's subscriptions, and a decision inserting a
 //! delivery, whose foreign key takes a key-share lock, never waits for it), and
 //! taken over by another instance once it has expired.
+//!
+//! The transaction of a change writes one message (the outbox entry), naming
+//! its recipients; the worker fans messages out to delivery rows
+//! ([`unfanned`], [`insert_deliveries`], [`mark_fanned_out`]) one fan-out at a
+//! time across instances ([`try_fan_out_lock`]), so that delivery `seq` order
+//! is the order in which messages became visible, that is committed.
 
 use super::schema::{webhook_deliveries, webhook_messages, webhook_subscriptions};
 use super::{Conn, with_conn};
@@ -41,16 +47,22 @@ pub struct MessageRow {
     pub closure_id: String,
     pub body: String,
     pub created_at: i64,
+    pub recipients: String,
+    pub recipient_count: i32,
+    pub fanned_out_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = webhook_messages)]
-pub struct NewMessage<'a> {
-    pub event_type: &'a str,
-    pub force_id: &'a str,
-    pub closure_id: &'a str,
-    pub body: &'a str,
+pub struct NewMessage {
+    pub event_type: &'static str,
+    pub force_id: String,
+    pub closure_id: String,
+    pub body: String,
     pub created_at: i64,
+    /// `domain::webhooks::recipients_text`.
+    pub recipients: String,
+    pub recipient_count: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -199,18 +211,124 @@ pub fn subscribers(conn: &mut Conn, forces: &[&str]) -> AppResult<Vec<(String, S
         .load(c))?)
 }
 
-/// Stores one message; its id.
-pub fn insert_message(conn: &mut Conn, m: &NewMessage) -> AppResult<i64> {
-    Ok(
+/// Stores messages, in one statement per few hundred.
+pub fn insert_messages(conn: &mut Conn, rows: &[NewMessage]) -> AppResult<()> {
+    for part in rows.chunks(500) {
         with_conn!(conn, c => diesel::insert_into(webhook_messages::table)
-        .values(m)
-        .returning(webhook_messages::id)
-        .get_result(c))?,
-    )
+            .values(part)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// A message not yet fanned out to its delivery rows.
+#[derive(Debug, Clone, Queryable)]
+pub struct Unfanned {
+    pub id: i64,
+    pub event_type: String,
+    pub closure_id: String,
+    pub created_at: i64,
+    pub recipients: String,
+}
+
+/// PostgreSQL: takes the fan-out lock until the transaction ends, unless
+/// another transaction holds it (false). SQLite: the one writer is the lock.
+pub fn try_fan_out_lock(conn: &mut Conn) -> AppResult<bool> {
+    #[derive(QueryableByName)]
+    struct Got {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        v: bool,
+    }
+    match conn {
+        Conn::Sqlite(_) => Ok(true),
+        Conn::Postgres(c) => Ok(
+            diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS v")
+                .bind::<BigInt, _>(FAN_OUT_LOCK)
+                .get_result::<Got>(*c)?
+                .v,
+        ),
+    }
+}
+
+/// The fan-out's advisory lock key: 0x77 in bits 48-55 (the tail marks of
+/// `audit_events` use 0x63), 14 (the issue) below.
+const FAN_OUT_LOCK: i64 = (0x77 << 48) | 14;
+
+/// The oldest messages (by id) not yet fanned out, at most `limit`.
+pub fn unfanned(conn: &mut Conn, limit: i64) -> AppResult<Vec<Unfanned>> {
+    Ok(with_conn!(conn, c => webhook_messages::table
+        .filter(webhook_messages::fanned_out_at.is_null())
+        .order(webhook_messages::id.asc())
+        .limit(limit)
+        .select((
+            webhook_messages::id,
+            webhook_messages::event_type,
+            webhook_messages::closure_id,
+            webhook_messages::created_at,
+            webhook_messages::recipients,
+        ))
+        .load(c))?)
+}
+
+/// The messages not yet fanned out that name `subscription_id` among their
+/// recipients, newest first, with id below `before`, at most `limit`.
+pub fn unfanned_for(
+    conn: &mut Conn,
+    subscription_id: &str,
+    before: i64,
+    limit: i64,
+) -> AppResult<Vec<Unfanned>> {
+    // A subscription id is a UUID: no LIKE wildcard in it.
+    let pattern = format!("%{subscription_id}=%");
+    Ok(with_conn!(conn, c => webhook_messages::table
+        .filter(webhook_messages::fanned_out_at.is_null())
+        .filter(webhook_messages::id.lt(before))
+        .filter(webhook_messages::recipients.like(pattern))
+        .order(webhook_messages::id.desc())
+        .limit(limit)
+        .select((
+            webhook_messages::id,
+            webhook_messages::event_type,
+            webhook_messages::closure_id,
+            webhook_messages::created_at,
+            webhook_messages::recipients,
+        ))
+        .load(c))?)
+}
+
+/// The messages not yet fanned out whose recipients text holds this delivery
+/// (LIKE's `_` and `%` match more than themselves: the caller checks).
+pub fn unfanned_delivery(
+    conn: &mut Conn,
+    subscription_id: &str,
+    delivery_id: &str,
+) -> AppResult<Vec<Unfanned>> {
+    let pattern = format!("%{subscription_id}={delivery_id}%");
+    Ok(with_conn!(conn, c => webhook_messages::table
+        .filter(webhook_messages::fanned_out_at.is_null())
+        .filter(webhook_messages::recipients.like(pattern))
+        .select((
+            webhook_messages::id,
+            webhook_messages::event_type,
+            webhook_messages::closure_id,
+            webhook_messages::created_at,
+            webhook_messages::recipients,
+        ))
+        .load(c))?)
+}
+
+pub fn mark_fanned_out(conn: &mut Conn, ids: &[i64], at: i64) -> AppResult<()> {
+    for part in ids.chunks(1000) {
+        with_conn!(conn, c => diesel::update(webhook_messages::table)
+            .filter(webhook_messages::id.eq_any(part))
+            .set(webhook_messages::fanned_out_at.eq(Some(at)))
+            .execute(c))?;
+    }
+    Ok(())
 }
 
 pub fn insert_deliveries(conn: &mut Conn, rows: &[NewDelivery]) -> AppResult<()> {
-    for part in rows.chunks(1000) {
+    for part in rows.chunks(500) {
         with_conn!(conn, c => diesel::insert_into(webhook_deliveries::table)
             .values(part)
             .execute(c))?;
@@ -311,37 +429,69 @@ pub fn claim(
 }
 
 /// A pending delivery with its body, for the worker.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, QueryableByName)]
 pub struct DueDelivery {
+    #[diesel(sql_type = Text)]
+    pub subscription_id: String,
+    #[diesel(sql_type = BigInt)]
     pub seq: i64,
+    #[diesel(sql_type = Text)]
     pub id: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
     pub attempts: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
     pub first_attempt_at: Option<i64>,
+    #[diesel(sql_type = BigInt)]
     pub next_attempt_at: i64,
+    #[diesel(sql_type = Text)]
     pub body: String,
 }
 
-/// The subscription's oldest pending deliveries, in order, at most `limit`.
+/// The oldest pending deliveries of each of these subscriptions, in `seq`
+/// order, at most `limit` of each, in one statement.
 pub fn pending_of(
     conn: &mut Conn,
-    subscription_id: &str,
+    subscription_ids: &[String],
     limit: i64,
 ) -> AppResult<Vec<DueDelivery>> {
-    Ok(with_conn!(conn, c => webhook_deliveries::table
-        .inner_join(webhook_messages::table)
-        .filter(webhook_deliveries::subscription_id.eq(subscription_id))
-        .filter(webhook_deliveries::status.eq("pending"))
-        .order(webhook_deliveries::seq.asc())
-        .limit(limit)
-        .select((
-            webhook_deliveries::seq,
-            webhook_deliveries::id,
-            webhook_deliveries::attempts,
-            webhook_deliveries::first_attempt_at,
-            webhook_deliveries::next_attempt_at,
-            webhook_messages::body,
-        ))
-        .load(c))?)
+    if subscription_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut marks = String::new();
+    for i in 0..subscription_ids.len() {
+        if i > 0 {
+            marks.push_str(", ");
+        }
+        marks.push_str(&format!("${}", i + 2));
+    }
+    let q = format!(
+        "SELECT p.subscription_id, p.seq, p.id, p.attempts, p.first_attempt_at, p.next_attempt_at, m.body \
+         FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.subscription_id ORDER BY d.seq) AS n \
+               FROM webhook_deliveries d WHERE d.status = 'pending' AND d.subscription_id IN ({marks})) p \
+         JOIN webhook_messages m ON m.id = p.message_id \
+         WHERE p.n <= $1 ORDER BY p.subscription_id, p.seq"
+    );
+    Ok(match conn {
+        Conn::Postgres(c) => {
+            let mut q = diesel::sql_query(q)
+                .into_boxed::<diesel::pg::Pg>()
+                .bind::<BigInt, _>(limit);
+            for id in subscription_ids {
+                q = q.bind::<Text, _>(id.clone());
+            }
+            q.load(*c)?
+        }
+        Conn::Sqlite(c) => {
+            // Numbered `?NNN`: `$1` would be a name, numbered by first use.
+            let mut q = diesel::sql_query(q.replace('$', "?"))
+                .into_boxed::<diesel::sqlite::Sqlite>()
+                .bind::<BigInt, _>(limit);
+            for id in subscription_ids {
+                q = q.bind::<Text, _>(id.clone());
+            }
+            q.load(*c)?
+        }
+    })
 }
 
 pub fn record_attempt(conn: &mut Conn, seq: i64, change: &AttemptChange) -> AppResult<()> {
@@ -385,11 +535,11 @@ pub fn mark_delivered(
     Ok(())
 }
 
-/// Gives up the lease, when this worker still holds it.
-pub fn release(conn: &mut Conn, subscription_id: &str, owner: &str) -> AppResult<()> {
+/// Gives up the leases this worker holds, but those of `keep`.
+pub fn release_but(conn: &mut Conn, owner: &str, keep: &[String]) -> AppResult<()> {
     with_conn!(conn, c => diesel::update(webhook_subscriptions::table)
-        .filter(webhook_subscriptions::id.eq(subscription_id))
         .filter(webhook_subscriptions::lease_owner.eq(owner))
+        .filter(webhook_subscriptions::id.ne_all(keep))
         .set((
             webhook_subscriptions::lease_owner.eq(None::<String>),
             webhook_subscriptions::lease_until.eq(None::<i64>),
@@ -409,10 +559,10 @@ pub fn pause(conn: &mut Conn, subscription_id: &str, at: i64, reason: &str) -> A
     Ok(())
 }
 
-/// How many deliveries are pending (of subscriptions not deleted), and when
-/// the oldest was queued.
+/// How many deliveries are pending (of subscriptions not deleted; and those
+/// of messages not yet fanned out), and when the oldest was queued.
 pub fn queue(conn: &mut Conn) -> AppResult<(i64, Option<i64>)> {
-    Ok(with_conn!(conn, c => webhook_deliveries::table
+    let (rows, oldest): (i64, Option<i64>) = with_conn!(conn, c => webhook_deliveries::table
         .inner_join(webhook_subscriptions::table)
         .filter(webhook_deliveries::status.eq("pending"))
         .filter(webhook_subscriptions::deleted_at.is_null())
@@ -420,5 +570,17 @@ pub fn queue(conn: &mut Conn) -> AppResult<(i64, Option<i64>)> {
             diesel::dsl::count_star(),
             diesel::dsl::min(webhook_deliveries::created_at),
         ))
-        .first(c))?)
+        .first(c))?;
+    let (unfanned, unfanned_oldest): (Option<i64>, Option<i64>) = with_conn!(conn, c => webhook_messages::table
+            .filter(webhook_messages::fanned_out_at.is_null())
+            .select((
+                diesel::dsl::sum(webhook_messages::recipient_count),
+                diesel::dsl::min(webhook_messages::created_at),
+            ))
+            .first(c))?;
+    let oldest = match (oldest, unfanned_oldest) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok((rows + unfanned.unwrap_or(0), oldest))
 }

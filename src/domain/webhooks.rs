@@ -271,6 +271,36 @@ pub fn events_text(events: &[EventType]) -> String {
         .join(",")
 }
 
+/// One subscription a message is for, and the `webhook-id` of its delivery
+/// there: chosen when the change commits, so that every attempt, before and
+/// after the worker fans the message out, carries the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub subscription_id: String,
+    pub delivery_id: String,
+}
+
+/// A message's recipients as stored with it: `subscription=delivery` pairs,
+/// comma-separated (neither holds `=` or `,`: a UUID and `msg_<hex>`).
+pub fn recipients_text(recipients: &[Recipient]) -> String {
+    recipients
+        .iter()
+        .map(|r| format!("{}={}", r.subscription_id, r.delivery_id))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The recipients written by [`recipients_text`], in their order.
+pub fn recipients_of(text: &str) -> Vec<Recipient> {
+    text.split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(s, d)| Recipient {
+            subscription_id: s.to_string(),
+            delivery_id: d.to_string(),
+        })
+        .collect()
+}
+
 /// A delivery's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {

@@ -139,3 +139,21 @@ fn retries_double_with_jitter_at_most_an_hour_apart_within_the_window() {
     assert!(n > 24, "{n} attempts");
     assert!(now >= end);
 }
+
+#[test]
+fn recipients_round_trip_in_order() {
+    let rs = vec![
+        Recipient {
+            subscription_id: "0193a-b".into(),
+            delivery_id: "msg_01".into(),
+        },
+        Recipient {
+            subscription_id: "0193a-c".into(),
+            delivery_id: "msg_02".into(),
+        },
+    ];
+    let text = recipients_text(&rs);
+    assert_eq!(text, "0193a-b=msg_01,0193a-c=msg_02");
+    assert_eq!(recipients_of(&text), rs);
+    assert!(recipients_of("").is_empty());
+}

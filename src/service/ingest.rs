@@ -326,7 +326,7 @@ fn queue_created(
     for row in created() {
         if outbox.wants(&row.force_id, EventType::ClosureCreated) {
             let closure = closure_of(row.clone(), Vec::new());
-            outbox.add(c, EventType::ClosureCreated, &closure, row.received_at)?;
+            outbox.add(EventType::ClosureCreated, &closure, row.received_at);
         }
     }
     outbox.close(c)?;

@@ -13,8 +13,9 @@ use crate::domain::authorize::{self, Resource, Verdict, authorize};
 use crate::domain::conflicts::Clash;
 use crate::domain::time::rfc3339;
 use crate::domain::webhooks::{
-    AfterFailure, AllowedHosts, DeliveryStatus, EventType, MAX_SUBSCRIPTIONS_PER_FORCE,
-    RetrySchedule, SubscriptionDraft, events_of, events_text, paused_reason, validate_subscription,
+    AfterFailure, AllowedHosts, DeliveryStatus, EventType, MAX_SUBSCRIPTIONS_PER_FORCE, Recipient,
+    RetrySchedule, SubscriptionDraft, events_of, events_text, paused_reason, recipients_of,
+    recipients_text, validate_subscription,
 };
 use crate::error::{AppError, AppResult};
 use crate::service::closures::Closure;
@@ -231,7 +232,22 @@ pub async fn redeliver(
         .write(move |c| {
             let row = owned(c, &caller, &id)?;
             let no_such = || AppError::NotFound("no such delivery".into());
-            let before = store::delivery(c, &id, &delivery_id)?.ok_or_else(no_such)?;
+            // Not yet fanned out, it is pending and due: nothing to put back.
+            // Looked for first: a fan-out committing meanwhile then leaves
+            // its row for the second look.
+            let unfanned = store::unfanned_delivery(c, &id, &delivery_id)?
+                .into_iter()
+                .find(|m| {
+                    recipients_of(&m.recipients)
+                        .iter()
+                        .any(|r| r.subscription_id == id && r.delivery_id == delivery_id)
+                });
+            let Some(before) = store::delivery(c, &id, &delivery_id)? else {
+                let m = unfanned.ok_or_else(no_such)?;
+                let extra = json!({"delivery_id": delivery_id, "status_before": "pending"});
+                subscription_event(c, &caller, Action::WebhookRedeliveryRequested, &row, extra)?;
+                return unfanned_listed(&id, m).map(delivery_of).ok_or_else(no_such);
+            };
             store::redeliver(c, &id, &delivery_id, now_micros())?;
             let extra = json!({"delivery_id": delivery_id, "status_before": before.status});
             subscription_event(c, &caller, Action::WebhookRedeliveryRequested, &row, extra)?;
@@ -294,20 +310,64 @@ pub async fn deliveries(
         .read(move |c| {
             owned(c, &caller, &id)?;
             let (before, limit) = page?;
-            store::list_deliveries(c, &id, before, limit)
+            let before = before.unwrap_or(i64::MAX);
+            // Messages not yet fanned out are the newest: every delivery row
+            // fanned out later comes after those there are. Listed as
+            // pending, with a `seq` above every row's. Read first, so that a
+            // fan-out committing between the two reads shows a delivery twice
+            // (the row wins) rather than not at all.
+            let mut rows: Vec<ListedDelivery> = Vec::new();
+            if before > UNFANNED_SEQ {
+                for m in store::unfanned_for(c, &id, before - UNFANNED_SEQ, limit)? {
+                    rows.extend(unfanned_listed(&id, m));
+                }
+            }
+            let room = limit - rows.len() as i64;
+            if room > 0 {
+                let fanned = store::list_deliveries(c, &id, Some(before.min(UNFANNED_SEQ)), room)?;
+                rows.retain(|u| fanned.iter().all(|d| d.id != u.id));
+                rows.extend(fanned);
+            }
+            Ok(rows)
         })
         .await?;
     Ok(rows.into_iter().map(delivery_of).collect())
 }
 
+/// Above every delivery row's `seq`: a message not yet fanned out is listed
+/// with `seq` this plus its id (the cursor of a page may name it).
+const UNFANNED_SEQ: i64 = 1 << 62;
+
+/// The delivery to `subscription_id` of a message not yet fanned out.
+fn unfanned_listed(subscription_id: &str, m: store::Unfanned) -> Option<ListedDelivery> {
+    let r = recipients_of(&m.recipients)
+        .into_iter()
+        .find(|r| r.subscription_id == subscription_id)?;
+    Some(ListedDelivery {
+        seq: UNFANNED_SEQ + m.id,
+        id: r.delivery_id,
+        event_type: m.event_type,
+        closure_id: m.closure_id,
+        created_at: m.created_at,
+        status: DeliveryStatus::Pending.as_str().into(),
+        attempts: 0,
+        last_status_code: None,
+        last_error: None,
+        next_attempt_at: m.created_at,
+    })
+}
+
 /// The outbox of one transaction: which subscriptions hear of which changes,
-/// and the deliveries to queue. Opened, fed and closed inside the transaction
-/// of the changes, so that a delivery exists exactly when its change committed.
+/// and the messages to queue. Opened, fed and closed inside the transaction of
+/// the changes, so that a message exists exactly when its change committed.
+/// One row per change, whatever the number of subscriptions: the message names
+/// its recipients, each with its delivery's `webhook-id`, and the delivery
+/// worker fans it out to their delivery rows ([`fan_out`]).
 pub struct Outbox {
     /// (subscription id, force, events) of the forces concerned.
     subscribers: Vec<(String, String, Vec<EventType>)>,
     body_of: ClosureBody,
-    deliveries: Vec<NewDelivery>,
+    messages: Vec<NewMessage>,
     now: i64,
 }
 
@@ -321,7 +381,7 @@ impl Outbox {
         Ok(Outbox {
             subscribers,
             body_of,
-            deliveries: Vec::new(),
+            messages: Vec::new(),
             now: now_micros(),
         })
     }
@@ -334,15 +394,18 @@ impl Outbox {
     }
 
     /// Queues `event`, which happened to `closure` at `at`, for each subscription that hears of it.
-    pub fn add(
-        &mut self,
-        c: &mut Conn,
-        event: EventType,
-        closure: &Closure,
-        at: i64,
-    ) -> AppResult<()> {
-        if !self.wants(&closure.force_id, event) {
-            return Ok(());
+    pub fn add(&mut self, event: EventType, closure: &Closure, at: i64) {
+        let recipients: Vec<Recipient> = self
+            .subscribers
+            .iter()
+            .filter(|(_, f, events)| *f == closure.force_id && events.contains(&event))
+            .map(|(id, _, _)| Recipient {
+                subscription_id: id.clone(),
+                delivery_id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+            })
+            .collect();
+        if recipients.is_empty() {
+            return;
         }
         let body = json!({
             "type": event.as_str(),
@@ -350,37 +413,25 @@ impl Outbox {
             "data": (self.body_of)(closure),
         })
         .to_string();
-        let message_id = store::insert_message(
-            c,
-            &NewMessage {
-                event_type: event.as_str(),
-                force_id: &closure.force_id,
-                closure_id: &closure.id,
-                body: &body,
-                created_at: self.now,
-            },
-        )?;
-        for (id, _, _) in self
-            .subscribers
-            .iter()
-            .filter(|(_, f, events)| *f == closure.force_id && events.contains(&event))
-        {
-            self.deliveries.push(NewDelivery {
-                id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
-                subscription_id: id.clone(),
-                message_id,
-                status: DeliveryStatus::Pending.as_str(),
-                next_attempt_at: self.now,
-                created_at: self.now,
-            });
-        }
-        Ok(())
+        self.messages.push(NewMessage {
+            event_type: event.as_str(),
+            force_id: closure.force_id.clone(),
+            closure_id: closure.id.clone(),
+            body,
+            created_at: self.now,
+            recipient_count: recipients.len() as i32,
+            recipients: recipients_text(&recipients),
+        });
     }
 
-    /// Writes the deliveries; how many.
+    /// Writes the messages; how many deliveries they hold.
     pub fn close(self, c: &mut Conn) -> AppResult<usize> {
-        store::insert_deliveries(c, &self.deliveries)?;
-        Ok(self.deliveries.len())
+        store::insert_messages(c, &self.messages)?;
+        Ok(self
+            .messages
+            .iter()
+            .map(|m| m.recipient_count as usize)
+            .sum())
     }
 }
 
@@ -393,8 +444,43 @@ pub fn queue_change(
     at: i64,
 ) -> AppResult<usize> {
     let mut outbox = Outbox::open(c, &[&closure.force_id], body_of)?;
-    outbox.add(c, event, closure, at)?;
+    outbox.add(event, closure, at);
     outbox.close(c)
+}
+
+/// Fans out up to `limit` messages, oldest id first, to one pending delivery
+/// row per recipient, and marks them fanned out, in the caller's transaction;
+/// how many messages. On PostgreSQL only one transaction fans out at a time
+/// (the others skip it: 0): a message is fanned out once, and a later fan-out
+/// draws higher delivery `seq`s, so that each subscription's deliveries are
+/// in the order their messages became visible, which is the order their
+/// changes committed (a lower message id that commits later is fanned out
+/// later, behind those already visible).
+pub fn fan_out(c: &mut Conn, now: i64, limit: i64) -> AppResult<usize> {
+    if !store::try_fan_out_lock(c)? {
+        return Ok(0);
+    }
+    let messages = store::unfanned(c, limit)?;
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let mut rows = Vec::new();
+    for m in &messages {
+        for r in recipients_of(&m.recipients) {
+            rows.push(NewDelivery {
+                id: r.delivery_id,
+                subscription_id: r.subscription_id,
+                message_id: m.id,
+                status: DeliveryStatus::Pending.as_str(),
+                next_attempt_at: now,
+                created_at: m.created_at,
+            });
+        }
+    }
+    store::insert_deliveries(c, &rows)?;
+    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    store::mark_fanned_out(c, &ids, now)?;
+    Ok(messages.len())
 }
 
 /// Wakes the delivery worker of this instance after a commit that queued, and
@@ -454,41 +540,8 @@ pub struct ClaimOptions {
     pub lease: Duration,
     pub max_subscriptions: i64,
     pub per_subscription: i64,
-}
-
-/// Takes the lease of subscriptions with due deliveries and reads those, in
-/// order: up to the first one that is not due.
-pub async fn claim(state: &Context, opts: &ClaimOptions) -> AppResult<Vec<Batch>> {
-    let opts = opts.clone();
-    state
-        .db
-        .write(move |c| {
-            let now = now_micros();
-            let until = now + opts.lease.as_micros() as i64;
-            let claimed = store::claim(c, &opts.owner, now, until, opts.max_subscriptions)?;
-            let mut batches = Vec::with_capacity(claimed.len());
-            for s in claimed {
-                let deliveries = store::pending_of(c, &s.id, opts.per_subscription)?
-                    .into_iter()
-                    .take_while(|d| d.next_attempt_at <= now)
-                    .map(|d| Due {
-                        seq: d.seq,
-                        id: d.id,
-                        attempts: d.attempts.max(0) as u32,
-                        first_attempt_at: d.first_attempt_at,
-                        body: d.body,
-                    })
-                    .collect();
-                batches.push(Batch {
-                    subscription_id: s.id,
-                    url: s.url,
-                    secret: s.secret,
-                    deliveries,
-                });
-            }
-            Ok(batches)
-        })
-        .await
+    /// How many messages one round fans out at most.
+    pub fan_out: i64,
 }
 
 /// What one attempt of one delivery gave.
@@ -511,74 +564,127 @@ pub struct Settled {
     pub failed: u64,
 }
 
-/// Records each subscription's attempts and gives up its lease, in one
-/// transaction. A delivery whose window is over is failed and pauses its
-/// subscription, so that later deliveries wait rather than overtake it.
-pub async fn settle(
+/// One round of the worker, in one transaction: records the attempts of the
+/// last round, fans out new messages, takes (or keeps) the lease of up to
+/// `max_subscriptions` subscriptions whose oldest pending delivery is due and
+/// that no other live worker holds, gives up the other leases it held, and
+/// reads the claimed subscriptions' due deliveries, in order: up to the first
+/// one that is not due. With `max_subscriptions` 0 it claims nothing and so
+/// gives up every lease (the last round before stopping).
+pub async fn round(
     state: &Context,
-    owner: &str,
+    opts: &ClaimOptions,
+    max_subscriptions: i64,
     schedule: RetrySchedule,
-    rounds: Vec<(String, Vec<Attempt>)>,
-) -> AppResult<Settled> {
-    let owner = owner.to_string();
+    done: Vec<(String, Vec<Attempt>)>,
+) -> AppResult<(Settled, Vec<Batch>)> {
+    let opts = opts.clone();
     state
         .db
         .write(move |c| {
-            let mut tally = Settled::default();
-            let mut rng = rand::thread_rng();
-            for (subscription_id, attempts) in &rounds {
-                // Successes in a few statements: by status code, and whether
-                // it was the delivery's first attempt.
-                let mut delivered: std::collections::BTreeMap<(u16, bool), (Vec<i64>, i64)> =
-                    Default::default();
-                for a in attempts.iter().filter(|a| a.error.is_none()) {
-                    let key = (
-                        a.status_code.unwrap_or(200),
-                        a.due.first_attempt_at.is_none(),
-                    );
-                    let group = delivered.entry(key).or_default();
-                    group.0.push(a.due.seq);
-                    group.1 = group.1.max(a.at);
-                    tally.delivered += 1;
-                }
-                for ((code, first), (seqs, at)) in delivered {
-                    store::mark_delivered(c, &seqs, at, i32::from(code), first)?;
-                }
-                for a in attempts.iter().filter(|a| a.error.is_some()) {
-                    let n = a.due.attempts + 1;
-                    let first = a.due.first_attempt_at.unwrap_or(a.at);
-                    let code = a.status_code.map(i32::from);
-                    let mut change = AttemptChange {
-                        status: DeliveryStatus::Failed.as_str(),
-                        attempts: n as i32,
-                        first_attempt_at: Some(first),
-                        last_attempt_at: Some(a.at),
-                        last_status_code: code,
-                        last_error: a.error.clone(),
-                        next_attempt_at: a.at,
-                        delivered_at: None,
-                    };
-                    let err = a.error.as_deref().unwrap_or_default();
-                    match schedule.after_failure(n, first, a.at, rng.r#gen()) {
-                        AfterFailure::RetryAt(t) => {
-                            change.status = DeliveryStatus::Pending.as_str();
-                            change.next_attempt_at = t;
-                            tally.retrying += 1;
-                        }
-                        AfterFailure::GiveUp => {
-                            change.status = DeliveryStatus::Failed.as_str();
-                            tally.failed += 1;
-                            let why = paused_reason(subscription_id, &a.due.id, n, err);
-                            store::pause(c, subscription_id, a.at, &why)?;
-                        }
-                    }
-                    store::record_attempt(c, a.due.seq, &change)?;
-                }
-                store::release(c, subscription_id, &owner)?;
+            let tally = settle(c, schedule, &done)?;
+            let now = now_micros();
+            if max_subscriptions > 0 {
+                fan_out(c, now, opts.fan_out)?;
             }
-            Ok(tally)
+            let until = now + opts.lease.as_micros() as i64;
+            let claimed = store::claim(c, &opts.owner, now, until, max_subscriptions)?;
+            let ids: Vec<String> = claimed.iter().map(|s| s.id.clone()).collect();
+            store::release_but(c, &opts.owner, &ids)?;
+            let mut due: std::collections::HashMap<String, Vec<Due>> = Default::default();
+            let mut late: std::collections::HashSet<String> = Default::default();
+            for d in store::pending_of(c, &ids, opts.per_subscription)? {
+                // In order: a subscription's round stops at its first delivery not due.
+                if late.contains(&d.subscription_id) || d.next_attempt_at > now {
+                    late.insert(d.subscription_id);
+                    continue;
+                }
+                due.entry(d.subscription_id).or_default().push(Due {
+                    seq: d.seq,
+                    id: d.id,
+                    attempts: d.attempts.max(0) as u32,
+                    first_attempt_at: d.first_attempt_at,
+                    body: d.body,
+                });
+            }
+            let batches = claimed
+                .into_iter()
+                .map(|s| Batch {
+                    deliveries: due.remove(&s.id).unwrap_or_default(),
+                    subscription_id: s.id,
+                    url: s.url,
+                    secret: s.secret,
+                })
+                .collect();
+            Ok((tally, batches))
         })
         .await
+}
+
+/// Records each subscription's attempts, in the caller's transaction. A
+/// delivery whose window is over is failed and pauses its subscription, so
+/// that later deliveries wait rather than overtake it. Successes are recorded
+/// in a few statements whatever their number: by status code, and whether it
+/// was the delivery's first attempt.
+fn settle(
+    c: &mut Conn,
+    schedule: RetrySchedule,
+    rounds: &[(String, Vec<Attempt>)],
+) -> AppResult<Settled> {
+    let mut tally = Settled::default();
+    let mut rng = rand::thread_rng();
+    let mut delivered: std::collections::BTreeMap<(u16, bool), (Vec<i64>, i64)> =
+        Default::default();
+    for a in rounds
+        .iter()
+        .flat_map(|(_, attempts)| attempts)
+        .filter(|a| a.error.is_none())
+    {
+        let key = (
+            a.status_code.unwrap_or(200),
+            a.due.first_attempt_at.is_none(),
+        );
+        let group = delivered.entry(key).or_default();
+        group.0.push(a.due.seq);
+        group.1 = group.1.max(a.at);
+        tally.delivered += 1;
+    }
+    for ((code, first), (seqs, at)) in delivered {
+        store::mark_delivered(c, &seqs, at, i32::from(code), first)?;
+    }
+    for (subscription_id, attempts) in rounds {
+        for a in attempts.iter().filter(|a| a.error.is_some()) {
+            let n = a.due.attempts + 1;
+            let first = a.due.first_attempt_at.unwrap_or(a.at);
+            let code = a.status_code.map(i32::from);
+            let mut change = AttemptChange {
+                status: DeliveryStatus::Failed.as_str(),
+                attempts: n as i32,
+                first_attempt_at: Some(first),
+                last_attempt_at: Some(a.at),
+                last_status_code: code,
+                last_error: a.error.clone(),
+                next_attempt_at: a.at,
+                delivered_at: None,
+            };
+            let err = a.error.as_deref().unwrap_or_default();
+            match schedule.after_failure(n, first, a.at, rng.r#gen()) {
+                AfterFailure::RetryAt(t) => {
+                    change.status = DeliveryStatus::Pending.as_str();
+                    change.next_attempt_at = t;
+                    tally.retrying += 1;
+                }
+                AfterFailure::GiveUp => {
+                    change.status = DeliveryStatus::Failed.as_str();
+                    tally.failed += 1;
+                    let why = paused_reason(subscription_id, &a.due.id, n, err);
+                    store::pause(c, subscription_id, a.at, &why)?;
+                }
+            }
+            store::record_attempt(c, a.due.seq, &change)?;
+        }
+    }
+    Ok(tally)
 }
 
 /// (pending deliveries, age in seconds of the oldest) for `/metrics`.

@@ -1,10 +1,11 @@
 //! The webhook delivery worker: a face of the service that, instead of
-//! answering requests, makes them. Each round it claims the subscriptions with
-//! due deliveries (`service::webhooks::claim`), sends each subscription's
-//! deliveries in order, one at a time, several subscriptions at once, and
-//! settles what the attempts gave (`service::webhooks::settle`) in one
-//! transaction. It runs on a thread of its own with its own runtime, so that
-//! slow receivers never hold up ingest or decisions.
+//! answering requests, makes them. Each round is one transaction
+//! (`service::webhooks::round`): it records what the last round's attempts
+//! gave, fans new messages out to their delivery rows, and claims the
+//! subscriptions with due deliveries; the worker then sends each
+//! subscription's deliveries in order, one at a time, several subscriptions at
+//! once. It runs on a thread of its own with its own runtime, so that slow
+//! receivers never hold up ingest or decisions.
 //!
 //! Before each attempt the URL's host is resolved again and every address is
 //! judged by `domain::webhooks::address_refusal`; the request then goes to the
@@ -28,7 +29,10 @@ use std::time::{Duration, Instant};
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many of one subscription's deliveries a round sends at most.
-const PER_SUBSCRIPTION: i64 = 100;
+const PER_SUBSCRIPTION: i64 = 500;
+
+/// How many messages a round fans out at most.
+const FAN_OUT: i64 = 500;
 
 struct Meters {
     attempts: IntCounterVec,
@@ -65,6 +69,24 @@ impl Meters {
             oldest,
         }
     }
+
+    fn count(&self, t: uc::Settled) {
+        self.attempts
+            .with_label_values(&["delivered"])
+            .inc_by(t.delivered);
+        self.attempts
+            .with_label_values(&["retrying"])
+            .inc_by(t.retrying);
+        self.attempts
+            .with_label_values(&["failed"])
+            .inc_by(t.failed);
+        if t.failed > 0 {
+            tracing::warn!(
+                failed = t.failed,
+                "webhook deliveries failed for the whole retry window; their subscriptions are paused"
+            );
+        }
+    }
 }
 
 /// Starts this instance's worker, unless `webhook_delivery` is off. It stops
@@ -99,6 +121,7 @@ async fn run(state: web::Data<Context>, meters: Meters) {
         lease: Duration::from_secs(s.webhook_lease_seconds),
         max_subscriptions: i64::from(s.webhook_concurrency),
         per_subscription: PER_SUBSCRIPTION,
+        fan_out: FAN_OUT,
     };
     let schedule = RetrySchedule {
         base_ms: s.webhook_retry_base_ms,
@@ -111,23 +134,41 @@ async fn run(state: web::Data<Context>, meters: Meters) {
     let mut clients = Clients::default();
     let mut gauges_at = Instant::now() - Duration::from_secs(60);
     tracing::info!(owner = %opts.owner, "webhook delivery worker started");
-    while !state.webhook_signal.is_stopped() {
-        if gauges_at.elapsed() >= Duration::from_secs(1) {
+    // The attempts of the last round, recorded by the next one.
+    let mut done: Vec<(String, Vec<Attempt>)> = Vec::new();
+    loop {
+        // The last round records the attempts made and gives up every lease.
+        let stopping = state.webhook_signal.is_stopped();
+        if gauges_at.elapsed() >= Duration::from_secs(1) && !stopping {
             gauges_at = Instant::now();
             if let Ok((pending, age)) = uc::queue_state(&state).await {
                 meters.pending.set(pending);
                 meters.oldest.set(age);
             }
         }
-        let batches = match uc::claim(&state, &opts).await {
-            Ok(b) => b,
+        let max = if stopping { 0 } else { opts.max_subscriptions };
+        let batches = match uc::round(&state, &opts, max, schedule, std::mem::take(&mut done)).await
+        {
+            Ok((t, batches)) => {
+                meters.count(t);
+                batches
+            }
+            // The attempts were made; unrecorded, they are made again (at
+            // least once): this worker still holds their leases and claims
+            // them again, or another takes them over once the leases expire.
             Err(e) => {
-                tracing::warn!(error = %e, "webhook worker: cannot claim deliveries; trying again");
+                tracing::warn!(error = %e, "webhook worker: a round failed; trying again");
+                if stopping {
+                    break;
+                }
                 state.webhook_signal.wait(poll).await;
                 continue;
             }
         };
-        if batches.is_empty() {
+        if stopping {
+            break;
+        }
+        if batches.iter().all(|b| b.deliveries.is_empty()) {
             state.webhook_signal.wait(poll).await;
             continue;
         }
@@ -136,32 +177,7 @@ async fn run(state: web::Data<Context>, meters: Meters) {
             let client = clients.for_url(&b.url, &allowed).await;
             sends.push(send_batch(b, client, budget));
         }
-        let rounds = futures_util::future::join_all(sends).await;
-        match uc::settle(&state, &opts.owner, schedule, rounds).await {
-            Ok(t) => {
-                meters
-                    .attempts
-                    .with_label_values(&["delivered"])
-                    .inc_by(t.delivered);
-                meters
-                    .attempts
-                    .with_label_values(&["retrying"])
-                    .inc_by(t.retrying);
-                meters
-                    .attempts
-                    .with_label_values(&["failed"])
-                    .inc_by(t.failed);
-                if t.failed > 0 {
-                    tracing::warn!(
-                        failed = t.failed,
-                        "webhook deliveries failed for the whole retry window; their subscriptions are paused"
-                    );
-                }
-            }
-            // The attempts were made; unrecorded, they are made again once the
-            // leases expire (at least once).
-            Err(e) => tracing::warn!(error = %e, "webhook worker: cannot record attempts"),
-        }
+        done = futures_util::future::join_all(sends).await;
     }
     tracing::info!("webhook delivery worker stopped");
 }
