@@ -13,8 +13,6 @@ mod support;
 
 use serde_json::json;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 use support::*;
 
@@ -55,42 +53,6 @@ fn db_dump(backend: &str, url: &str, path: &str) -> (f64, u64) {
         c.args(["-csv", "-header", path, &sql]);
         timed_dump(c)
     }
-}
-
-/// Downloads `path`, counting bytes while sampling the server's memory: (seconds, bytes, peak RSS KiB).
-async fn download(server: &Server, token: &str, path: &str) -> (f64, u64, u64) {
-    let pid = server.child.id();
-    let peak = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (p, s) = (peak.clone(), stop.clone());
-    let sampler = std::thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let rss = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0);
-            p.fetch_max(rss, Ordering::Relaxed);
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    });
-    let t = Instant::now();
-    let mut res = reqwest::Client::new()
-        .get(format!("{}{path}", server.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{path}: {}", res.status());
-    let mut bytes = 0u64;
-    while let Some(chunk) = res.chunk().await.unwrap() {
-        bytes += chunk.len() as u64;
-    }
-    let secs = t.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    sampler.join().unwrap();
-    (secs, bytes, peak.load(Ordering::Relaxed))
 }
 
 fn trend_sql(backend: &str) -> String {

@@ -11,7 +11,7 @@ mod support;
 
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -74,45 +74,6 @@ async fn settle(server: &Server, token: &str, limit: Duration) {
         last = size;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-}
-
-/// Downloads `path` while sampling the server's RSS: (seconds, bytes, peak KiB).
-async fn download(server: &Server, token: &str, path: &str) -> (f64, u64, u64) {
-    let pid = server.child.id();
-    let peak = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (p, s) = (peak.clone(), stop.clone());
-    let sampler = std::thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            p.fetch_max(rss_of(pid), Ordering::Relaxed);
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    });
-    let t = Instant::now();
-    let mut res = reqwest::Client::new()
-        .get(format!("{}{path}", server.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{path}: {}", res.status());
-    let mut bytes = 0u64;
-    while let Some(chunk) = res.chunk().await.unwrap() {
-        bytes += chunk.len() as u64;
-    }
-    let secs = t.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    sampler.join().unwrap();
-    (secs, bytes, peak.load(Ordering::Relaxed))
-}
-
-fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 fn mib(kib: u64) -> f64 {

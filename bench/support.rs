@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_closure-audit");
@@ -155,13 +155,7 @@ impl Server {
 
     /// The server's resident memory now, in KiB (from /proc).
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
+        rss_of(self.child.id())
     }
 }
 
@@ -478,4 +472,45 @@ pub fn header(title: &str) -> String {
             .unwrap_or(0),
         total as f64 / 1024.0 / 1024.0
     )
+}
+
+/// The resident memory of process `pid` now, in KiB (from /proc).
+pub fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Downloads `path`, counting bytes while sampling the server's memory every
+/// 10 ms: (seconds, bytes, peak RSS KiB).
+pub async fn download(server: &Server, token: &str, path: &str) -> (f64, u64, u64) {
+    let pid = server.child.id();
+    let peak = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (p, s) = (peak.clone(), stop.clone());
+    let sampler = std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            p.fetch_max(rss_of(pid), Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let t = Instant::now();
+    let mut res = reqwest::Client::new()
+        .get(format!("{}{path}", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+    let mut bytes = 0u64;
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        bytes += chunk.len() as u64;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    (secs, bytes, peak.load(Ordering::Relaxed))
 }

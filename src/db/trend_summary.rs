@@ -100,10 +100,10 @@ pub fn apply(conn: &mut Conn, change: &SummaryChange) -> AppResult<()> {
         // multi-row upsert there).
         Conn::Sqlite(c) => {
             for row in &cells {
-                upsert_cells!(row.clone()).execute(*c)?;
+                upsert_cells!(*row).execute(*c)?;
             }
             for row in &hours {
-                upsert_hours!(row.clone()).execute(*c)?;
+                upsert_hours!(*row).execute(*c)?;
             }
         }
         // A statement per table (per chunk: binds stay under 65,535), rows in key order.

@@ -105,7 +105,7 @@ fn value(r: &TrendRow, col: &str) -> String {
         other => {
             let field = other.trim_start_matches("victim_");
             let i = VICTIM_FIELDS.iter().position(|f| *f == field).unwrap_or(0);
-            o(&r.victim()[i])
+            o(r.victim()[i])
         }
     }
 }

@@ -1200,7 +1200,7 @@ async fn trends_stay_exact_through_posts_decisions_and_reopens(b: Backend) {
         c["closure_proposed_at"] = json!(month(months[i % 3], 1 + (i % 27) as u32));
         c["crime_recorded_at"] = json!(month("2026-07", 1));
         c["outcome_code"] = json!(15 + (i % 2) as i64);
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             c["evidence"]["victim_informed"] = json!(true);
         }
         (force, c)

@@ -19,6 +19,10 @@ pub struct LatestDecision<'a> {
     pub rationale: &'a str,
 }
 
+/// What the trend summary counted of a closure: proposed at, force, outcome,
+/// status, review flags, received at, decided at.
+type Counted = (i64, String, i32, String, String, i64, Option<i64>);
+
 /// Moves a closure from `version` in one of `from` to `to`, raising its version;
 /// records the decision on it when one is given. Returns whether it moved: it
 /// does not when another change came first, so exactly one of many concurrent
@@ -34,7 +38,7 @@ pub fn transition(
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     // What the trend summary counted of it at `version`: if the update below
     // matches, the row is still at `version`, so this is what it changes.
-    let before: Option<(i64, String, i32, String, String, i64, Option<i64>)> = with_conn!(conn, c => closures::table
+    let before: Option<Counted> = with_conn!(conn, c => closures::table
             .filter(closures::id.eq(id))
             .filter(closures::version.eq(version))
             .select((
