@@ -284,6 +284,35 @@ pub async fn closed_loop(
     items: u64,
     body: Arc<dyn Fn(u64) -> Value + Send + Sync>,
 ) -> Stats {
+    let bytes = move |n| serde_json::to_vec(&body(n)).unwrap();
+    closed_loop_bytes(url, token, concurrency, seconds, items, Arc::new(bytes)).await
+}
+
+/// Request bodies made before a run (so that making them costs the load
+/// generator nothing while it runs): `made[n]` for the first ones, `body(n)`
+/// serialised on the spot once they run out.
+pub fn prebuilt(
+    count: usize,
+    body: Arc<dyn Fn(u64) -> Value + Send + Sync>,
+) -> Arc<dyn Fn(u64) -> Vec<u8> + Send + Sync> {
+    let made: Vec<Vec<u8>> = (0..count as u64)
+        .map(|n| serde_json::to_vec(&body(n)).unwrap())
+        .collect();
+    Arc::new(move |n| match made.get(n as usize) {
+        Some(b) => b.clone(),
+        None => serde_json::to_vec(&body(n)).unwrap(),
+    })
+}
+
+/// [`closed_loop`] with bodies as bytes.
+pub async fn closed_loop_bytes(
+    url: String,
+    token: String,
+    concurrency: usize,
+    seconds: f64,
+    items: u64,
+    body: Arc<dyn Fn(u64) -> Vec<u8> + Send + Sync>,
+) -> Stats {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -304,7 +333,7 @@ pub async fn closed_loop(
             let mut s = Stats::default();
             while Instant::now() < deadline {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                let payload = serde_json::to_vec(&body(n)).unwrap();
+                let payload = body(n);
                 let t = Instant::now();
                 let ok = post_json(&client, &url, &token, payload).await;
                 s.latencies_us.push(t.elapsed().as_micros() as u64);
@@ -513,4 +542,94 @@ pub async fn download(server: &Server, token: &str, path: &str) -> (f64, u64, u6
     stop.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
     (secs, bytes, peak.load(Ordering::Relaxed))
+}
+
+/// CPU time from /proc, in clock ticks: the machine's busy and total time (all
+/// cores), this process's own, its reaped children's, and another process's.
+#[derive(Clone, Copy, Default)]
+struct Ticks {
+    busy: u64,
+    total: u64,
+    own: u64,
+    children: u64,
+    other: u64,
+}
+
+/// (utime + stime, cutime + cstime) of a process, from /proc/<pid>/stat.
+fn process_ticks(pid: &str) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name: state is 0, utime 11, stime 12, cutime 13, cstime 14.
+    let v: Vec<u64> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| v.get(i).copied().unwrap_or(0);
+    (at(11) + at(12), at(13) + at(14))
+}
+
+fn ticks(other: Option<u32>) -> Ticks {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let total: u64 = cpu.iter().take(8).sum();
+    let idle = cpu.get(3).copied().unwrap_or(0) + cpu.get(4).copied().unwrap_or(0);
+    let (own, children) = process_ticks("self");
+    Ticks {
+        busy: total - idle,
+        total,
+        own,
+        children,
+        other: other.map_or(0, |pid| process_ticks(&pid.to_string()).0),
+    }
+}
+
+/// Measures where the machine's CPU went between `start` and `stop`.
+pub struct CpuMeter {
+    start: Ticks,
+    pid: Option<u32>,
+}
+
+/// Shares of the whole machine (every core) over a run, from 0 to 1.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct CpuShare {
+    /// The machine busy (not idle, not waiting for I/O).
+    pub busy: f64,
+    /// This process: the load generator (or, with no HTTP, the database code).
+    pub own: f64,
+    /// Children reaped during the run: `pgbench`, `psql`, `python3`.
+    pub children: f64,
+    /// The process named at the start (the server).
+    pub server: f64,
+}
+
+impl CpuMeter {
+    /// Starts counting; `server` is the service's process, if there is one.
+    pub fn start(server: Option<u32>) -> CpuMeter {
+        CpuMeter {
+            start: ticks(server),
+            pid: server,
+        }
+    }
+
+    pub fn stop(&self) -> CpuShare {
+        let end = ticks(self.pid);
+        let total = (end.total - self.start.total).max(1) as f64;
+        let share = |a: u64, b: u64| a.saturating_sub(b) as f64 / total;
+        CpuShare {
+            busy: share(end.busy, self.start.busy),
+            own: share(end.own, self.start.own),
+            children: share(end.children, self.start.children),
+            server: share(end.other, self.start.other),
+        }
+    }
 }

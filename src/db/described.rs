@@ -6,13 +6,44 @@
 //! `schema.rs` gives the column. Adding a column to such a table is one line in
 //! `schema.rs` and one in its description.
 
+use diesel::QueryResult;
+use diesel::RunQueryDsl;
 use diesel::pg::Pg;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 use std::collections::BTreeSet;
 
 /// A query of fixed text to which the arrays are bound.
 pub type Unnest<'f> = BoxedSqlQuery<'f, Pg, SqlQuery>;
+
+/// A raw query whose text never changes, kept prepared on its connection:
+/// diesel never caches a `sql_query` (it cannot know the text is fixed), so
+/// without this PostgreSQL parses and plans it on every call. Only for text
+/// that is the same on every call (binds vary, the SQL does not): the cache
+/// is keyed by the text, and grows by one entry per distinct text.
+pub struct Prepared<Q>(pub Q);
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Prepared<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> QueryId for Prepared<Q> {
+    type QueryId = ();
+    // Not static: the statement cache keys it by its text and bind types.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, C> RunQueryDsl<C> for Prepared<Q> {}
 
 /// What [`described_row!`] knows of a row type.
 pub trait Described {

@@ -1,6 +1,6 @@
 //! The `audit_events` table: appending, and reading pages in `seq` order.
 
-use super::described::{Described, column_list, described_row, unnest};
+use super::described::{Described, Prepared, column_list, described_row, unnest};
 use super::schema::{audit_events, merkle_leaves};
 use super::{Conn, with_conn};
 use crate::error::AppResult;
@@ -75,11 +75,11 @@ pub fn insert_all(conn: &mut Conn, rows: &[NewEventRow]) -> AppResult<()> {
 }
 
 /// PostgreSQL: all rows in one statement whose text never changes (one array
-/// per column, unnested in order), one round trip (like the closures' insert,
-/// not cached by diesel: parsed and planned each time).
+/// per column, unnested in order), one round trip, kept prepared like the
+/// closures' insert.
 fn insert_all_pg(c: &mut diesel::PgConnection, rows: &[NewEventRow]) -> QueryResult<()> {
     let q = diesel::sql_query(INSERT_UNNEST.as_str()).into_boxed();
-    NewEventRow::bind_arrays(q, rows).execute(c)?;
+    Prepared(NewEventRow::bind_arrays(q, rows)).execute(c)?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use crate::auth::token::token_is_current;
 use crate::db::closures::{self, ClosureRow};
 use crate::db::group::{GroupOptions, GroupWriter};
 use crate::db::now_micros;
+use crate::db::trend_summary;
 use crate::db::users;
 use crate::db::{Conn, Db};
 use crate::domain::authorize::{self, Resource, Verdict};
@@ -23,7 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::Context;
 use crate::service::closures::{Closure, closure_of};
 use crate::service::permit::permit;
-use crate::service::webhooks::{ClosureBody, Outbox};
+use crate::service::webhooks::{ClosureBody, Outbox, nudge_if_queued};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -134,16 +135,18 @@ pub async fn ingest(
         actor: caller.actor(),
         request_id: caller.request_id.clone(),
     };
-    let Stored { inserted, before } = match state.ingest.submit(job, weight).await? {
+    let Stored {
+        inserted,
+        before,
+        queued,
+    } = match state.ingest.submit(job, weight).await? {
         Ok(stored) => stored,
         Err(e) => {
             state.users.forget(&caller.id);
             return Err(e);
         }
     };
-    if !inserted.is_empty() {
-        state.webhook_signal.nudge();
-    }
+    nudge_if_queued(state, queued);
 
     let mut by_index: HashMap<usize, (String, String, bool)> = HashMap::new(); // id, hash, created now
     for cand in candidates {
@@ -197,6 +200,8 @@ pub struct Stored {
     inserted: HashSet<String>,
     /// For rows whose key was taken: `source_event_id` to the stored (id, hash).
     before: HashMap<String, (String, String)>,
+    /// Webhook deliveries the group's transaction queued (for all its jobs).
+    queued: usize,
 }
 
 /// The group-commit writer of posted closures.
@@ -245,7 +250,8 @@ fn store_group(
     let all: Vec<ClosureRow> = jobs_allowed()
         .flat_map(|j| j.rows.iter().cloned())
         .collect();
-    let inserted: HashSet<String> = closures::insert_new(c, &all)?.into_iter().collect();
+    let (inserted, summary) = closures::insert_rows(c, &all)?;
+    let inserted: HashSet<String> = inserted.into_iter().collect();
     let mut taken: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for row in all.iter().filter(|r| !inserted.contains(&r.id)) {
         taken
@@ -276,7 +282,9 @@ fn store_group(
         })
         .collect();
     audit::append_all(c, &events)?;
-    queue_created(c, &all, &inserted, body_of)?;
+    let queued = queue_created(c, &all, &inserted, body_of)?;
+    // Last: the summary's rows are the ones every writer locks.
+    trend_summary::apply(c, &summary)?;
     Ok(jobs
         .iter()
         .zip(allowed)
@@ -303,24 +311,26 @@ fn store_group(
                             .map(|found| (r.source_event_id.clone(), found.clone()))
                     })
                     .collect(),
+                queued,
             })
         })
         .collect())
 }
 
-/// Queues `closure.created` for the rows stored now, where a subscription hears of it.
+/// Queues `closure.created` for the rows stored now, where a subscription
+/// hears of it: how many deliveries.
 fn queue_created(
     c: &mut Conn,
     rows: &[ClosureRow],
     inserted: &HashSet<String>,
     body_of: ClosureBody,
-) -> AppResult<()> {
+) -> AppResult<usize> {
     let created = || rows.iter().filter(|r| inserted.contains(&r.id));
     let mut forces: Vec<&str> = created().map(|r| r.force_id.as_str()).collect();
     forces.sort_unstable();
     forces.dedup();
     if forces.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let mut outbox = Outbox::open(c, &forces, body_of)?;
     for row in created() {
@@ -329,8 +339,7 @@ fn queue_created(
             outbox.add(EventType::ClosureCreated, &closure, row.received_at);
         }
     }
-    outbox.close(c)?;
-    Ok(())
+    outbox.close(c)
 }
 
 fn reused() -> AppError {

@@ -17,7 +17,7 @@ use crate::domain::signoff::{
 use crate::domain::webhooks::EventType;
 use crate::error::{AppError, AppResult};
 use crate::service::permit::permit;
-use crate::service::webhooks::queue_change;
+use crate::service::webhooks::{nudge_if_queued, queue_change};
 use crate::service::{Context, Parsed};
 use serde_json::json;
 
@@ -80,7 +80,7 @@ pub async fn decide(
     let parsed = draft.and_then(|d| validate_decision(d).map_err(AppError::Validation));
     let caller = caller.clone();
     let body_of = state.closure_body;
-    let decided = state
+    let (decided, queued) = state
         .db
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
@@ -155,11 +155,11 @@ pub async fn decide(
                     .closure(&id, &closure.force_id),
             )?;
             let decided = load(c, &id)?;
-            queue_change(c, body_of, event, &decided, now)?;
-            Ok(decided)
+            let queued = queue_change(c, body_of, event, &decided, now)?;
+            Ok((decided, queued))
         })
         .await?;
-    state.webhook_signal.nudge();
+    nudge_if_queued(state, queued);
     Ok(decided)
 }
 
@@ -174,7 +174,7 @@ pub async fn reopen(
     let parsed = draft.and_then(|d| validate_reopen(d).map_err(AppError::Validation));
     let caller = caller.clone();
     let body_of = state.closure_body;
-    let reopened = state
+    let (reopened, queued) = state
         .db
         .write(move |c| {
             let closure = closures::find(c, &id)?.ok_or_else(not_found)?;
@@ -211,17 +211,17 @@ pub async fn reopen(
             .closure(&id, &closure.force_id);
             audit::append(c, ev)?;
             let reopened = load(c, &id)?;
-            queue_change(
+            let queued = queue_change(
                 c,
                 body_of,
                 EventType::ClosureReopened,
                 &reopened,
                 now_micros(),
             )?;
-            Ok(reopened)
+            Ok((reopened, queued))
         })
         .await?;
-    state.webhook_signal.nudge();
+    nudge_if_queued(state, queued);
     Ok(reopened)
 }
 

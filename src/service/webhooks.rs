@@ -435,7 +435,18 @@ impl Outbox {
     }
 }
 
-/// Queues one change of one closure, in the caller's transaction.
+/// Wakes the delivery worker when a change's transaction queued deliveries;
+/// a change that no subscription hears of costs the worker (and the
+/// database) no round. The worker's poll still finds what another instance
+/// queued.
+pub fn nudge_if_queued(state: &Context, queued: usize) {
+    if queued > 0 {
+        state.webhook_signal.nudge();
+    }
+}
+
+/// Queues one change of one closure, in the caller's transaction: how many
+/// deliveries it queued.
 pub fn queue_change(
     c: &mut Conn,
     body_of: ClosureBody,

@@ -1,7 +1,7 @@
 //! Ingest's insert: closures whose key is not taken yet.
 
 use super::ClosureRow;
-use crate::db::described::{Described, column_list, unnest};
+use crate::db::described::{Described, Prepared, column_list, unnest};
 use crate::db::schema::closures;
 use crate::db::{Conn, trend_summary, trend_versions};
 use crate::domain::trends::{SummaryChange, record_change};
@@ -10,9 +10,23 @@ use diesel::PgConnection;
 use diesel::prelude::*;
 use std::sync::LazyLock;
 
-/// Inserts the closures whose (force, `source_event_id`) is not taken yet;
-/// returns the ids of those inserted. Concurrent posts of one key leave one row.
+/// Inserts the closures whose (force, `source_event_id`) is not taken yet,
+/// and counts them in the trend summary; returns the ids of those inserted.
+/// Concurrent posts of one key leave one row.
 pub fn insert_new(conn: &mut Conn, rows: &[ClosureRow]) -> AppResult<Vec<String>> {
+    let (inserted, change) = insert_rows(conn, rows)?;
+    trend_summary::apply(conn, &change)?;
+    Ok(inserted)
+}
+
+/// [`insert_new`] with the trend summary's change handed back, to be applied
+/// by the caller later in the same transaction: last, just before the
+/// commit, because every writer changes the same few summary rows (a month
+/// and a force), and their row locks are held until the commit.
+pub fn insert_rows(
+    conn: &mut Conn,
+    rows: &[ClosureRow],
+) -> AppResult<(Vec<String>, SummaryChange)> {
     let mut inserted = Vec::with_capacity(rows.len());
     match conn {
         // SQLite runs in-process: one prepared statement per row costs little,
@@ -36,22 +50,21 @@ pub fn insert_new(conn: &mut Conn, rows: &[ClosureRow]) -> AppResult<Vec<String>
         // the trend version when it stores anything).
         Conn::Postgres(c) => inserted.extend(insert_new_pg(c, rows)?),
     }
-    // The summary after the version's shard (the lock order of trend_summary).
+    // Applied after the version's shard is taken (the lock order of trend_summary).
+    let mut change = SummaryChange::new();
     if !inserted.is_empty() {
         let stored: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
-        let mut change = SummaryChange::new();
         for row in rows.iter().filter(|r| stored.contains(r.id.as_str())) {
             record_change(&mut change, None, Some(&row.trend_facts()));
         }
-        trend_summary::apply(conn, &change)?;
     }
-    Ok(inserted)
+    Ok((inserted, change))
 }
 
 /// PostgreSQL: every row in one statement whose text never changes (one array
 /// per column, unnested), one round trip whatever the number of rows. Answers
-/// the ids stored now. (diesel 2.3 never caches a `sql_query` statement: it is
-/// sent with its text each time, and parsed and planned each time.)
+/// the ids stored now. Kept prepared ([`Prepared`]): parsed and planned once
+/// per connection.
 fn insert_new_pg(c: &mut PgConnection, rows: &[ClosureRow]) -> QueryResult<Vec<String>> {
     use diesel::sql_types::{Integer, Text};
     #[derive(QueryableByName)]
@@ -60,9 +73,8 @@ fn insert_new_pg(c: &mut PgConnection, rows: &[ClosureRow]) -> QueryResult<Vec<S
         id: String,
     }
     let q = diesel::sql_query(INSERT_UNNEST.as_str()).into_boxed();
-    let inserted: Vec<Inserted> = ClosureRow::bind_arrays(q, rows)
-        .bind::<Integer, _>(trend_versions::random_shard())
-        .load(c)?;
+    let q = ClosureRow::bind_arrays(q, rows).bind::<Integer, _>(trend_versions::random_shard());
+    let inserted: Vec<Inserted> = Prepared(q).load(c)?;
     Ok(inserted.into_iter().map(|r| r.id).collect())
 }
 

@@ -50,7 +50,7 @@ pub use decisions::{
     DecisionRow, KeyedDecisionRow, LatestDecision, decisions_of, insert_decision, transition,
 };
 pub use export::{TrendRow, export_page, for_each, for_each_trend_row};
-pub use insert::insert_new;
+pub use insert::{insert_new, insert_rows};
 pub use row::ClosureRow;
 
 /// For the given `source_event_id`s of one force: (source_event_id, id, content_hash).
