@@ -218,11 +218,15 @@ pub struct GroupHours {
 /// hours: ingest alone leaves every entry good.
 #[derive(Clone, Default)]
 pub struct HoursCache {
-    groups: Arc<Mutex<HashMap<Vec<Key>, (Vec<i64>, Arc<GroupHours>)>>>,
+    groups: Arc<Mutex<KeptHours>>,
 }
 
-/// Groups kept at most; past it the cache starts again empty.
-const MAX_GROUPS: usize = 20_000;
+/// A group's cells → their versions when read, and the group's hours.
+type KeptHours = HashMap<Vec<Key>, (Vec<i64>, Arc<GroupHours>)>;
+
+/// Groups kept at most (a month × force table over a year is about 600);
+/// past it the cache starts again empty.
+const MAX_GROUPS: usize = 4096;
 
 impl HoursCache {
     fn get(&self, cells: &[Key], versions: &[i64]) -> Option<Arc<GroupHours>> {
