@@ -9,8 +9,13 @@
 //! 3. the final answer checked against the closures in the database: every
 //!    count exact, medians and p90 within 0.01 h.
 //!
+//! With `BENCH_DECIDE_RATE=N` (default 0: the goal's load, posts only),
+//! seeded closures awaiting sign-off are also decided at N/s (open loop), by
+//! an inspector of each one's force, in seed order: every force and month in
+//! turn, so that the hours of most cells change between two trend reads.
+//!
 //! `cargo bench --bench trends` (BENCH_ROWS, BENCH_RATE, BENCH_SECONDS,
-//! BENCH_BACKENDS=sqlite,postgres).
+//! BENCH_DECIDE_RATE, BENCH_BACKENDS=sqlite,postgres).
 
 #[path = "seed.rs"]
 mod seed;
@@ -19,6 +24,7 @@ mod support;
 
 use closure_audit::db::Conn;
 use closure_audit::db::schema::closures;
+use closure_audit::domain::FORCES;
 use diesel::prelude::*;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -220,21 +226,78 @@ fn loadavg() -> String {
         .join(" ")
 }
 
+/// Decides seeded closures awaiting sign-off (seed order) at `rate` per
+/// second for `seconds`, open loop: how many were decided.
+async fn decide(base: String, inspectors: Vec<String>, rows: u64, rate: f64, seconds: f64) -> u64 {
+    if rate <= 0.0 {
+        return 0;
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let body = serde_json::to_vec(&json!({"decision": "approve",
+        "rationale": "Evidence-led prosecution considered and not viable on the evidence.",
+        "checklist": {"victim_wishes_recorded": true, "evidence_led_prosecution_considered": true,
+                      "safeguarding_in_place": true, "victim_informed": true}}))
+    .unwrap();
+    // Seed rows awaiting sign-off (bench/seed.rs: status by (n / 7) % 4).
+    let pending = (0..rows).filter(|n| (n / 7) % 4 == 0);
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (i, n) in pending.take((rate * seconds) as usize).enumerate() {
+        tokio::time::sleep_until(start + std::time::Duration::from_secs_f64(i as f64 / rate)).await;
+        let (client, body) = (client.clone(), body.clone());
+        let token = inspectors[n as usize % FORCES.len()].clone();
+        let url = format!("{base}/api/v1/closures/seed-{n:010}/decision");
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            match res {
+                Ok(r) => {
+                    let ok = r.status().is_success();
+                    if !ok {
+                        eprintln!(
+                            "decision: {} {}",
+                            r.status(),
+                            r.text().await.unwrap_or_default()
+                        );
+                    }
+                    ok
+                }
+                Err(_) => false,
+            }
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap() as u64;
+    }
+    ok
+}
+
 #[tokio::main]
 async fn main() {
     let rows = env_or("BENCH_ROWS", 1_000_000);
     let rate = env_or("BENCH_RATE", 1000) as f64;
     let seconds = env_or("BENCH_SECONDS", 30) as f64;
+    let decide_rate = env_or("BENCH_DECIDE_RATE", 0) as f64;
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let mut out = header(&format!(
         "Trends while ingest runs: {rows} closures, posts at {rate}/s"
     ));
-    out.push_str(&format!("Command: `BENCH_ROWS={rows} BENCH_RATE={rate} BENCH_SECONDS={seconds} cargo bench --bench trends`. PostgreSQL is not analysed after the bulk load.\n\n"));
+    out.push_str(&format!("Command: `BENCH_ROWS={rows} BENCH_RATE={rate} BENCH_SECONDS={seconds} BENCH_DECIDE_RATE={decide_rate} cargo bench --bench trends`. PostgreSQL is not analysed after the bulk load.\n\n"));
     let mut first = String::from(
         "| backend | first month×force (summary) ms | first month×force, outcome 15 (exact recomputation) ms | same GROUP BY in the database ms |\n|---|---|---|---|\n",
     );
     let mut under = String::from(
-        "| backend | posts ok/s (asked) | post p50 / p99 ms | trend answers | trend p50 ms | trend p95 ms | GROUP BY in the database during the run, median ms | groups checked, exact counts | worst hours error h | load avg after | machine CPU busy % | bench process CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| backend | posts ok/s (asked) | post p50 / p99 ms | decisions ok/s (asked) | trend answers | trend p50 ms | trend p95 ms | GROUP BY in the database during the run, median ms | groups checked, exact counts | worst hours error h | load avg after | machine CPU busy % | bench process CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let end_us = chrono::Utc::now().timestamp_micros();
     for backend in backends.split(',') {
@@ -257,6 +320,13 @@ async fn main() {
         let admin = login(&client, &server.base, "admin", ADMIN_PASSWORD).await;
         let token = user(&client, &server.base, &admin, json!({"username": "trends", "password": PASSWORD, "display_name": "T", "role": "auditor"})).await;
         let kent = force_system(&client, &server.base, "kent").await;
+        let mut inspectors = Vec::new();
+        if decide_rate > 0.0 {
+            for (k, f) in FORCES.iter().enumerate() {
+                inspectors.push(user(&client, &server.base, &admin, json!({"username": format!("insp-{}", f.id), "password": PASSWORD,
+                    "display_name": "Inspector", "role": "officer", "rank": "inspector", "officer_id": format!("INSP{k}"), "force_id": f.id})).await);
+            }
+        }
 
         let (summary_ms, _) =
             get_ms(&client, &server.base, &token, "group_by=month,force_id").await;
@@ -309,6 +379,10 @@ async fn main() {
                 ms
             })
         };
+        let decider = {
+            let (base, inspectors) = (server.base.clone(), inspectors.clone());
+            tokio::spawn(decide(base, inspectors, rows, decide_rate, seconds))
+        };
         let (cpu0, self0, t0) = (cpu_ticks(), self_ticks(), Instant::now());
         let posts = open_loop(
             format!("{}/api/v1/closures", server.base),
@@ -318,6 +392,7 @@ async fn main() {
             bodies,
         )
         .await;
+        let decided = decider.await.unwrap();
         stop.store(true, Ordering::Relaxed);
         let (cpu1, self1, wall) = (cpu_ticks(), self_ticks(), t0.elapsed().as_secs_f64());
         let mut trend_ms = reader.await.unwrap();
@@ -334,10 +409,11 @@ async fn main() {
         let (groups, worst) = check(&body, &url);
         let n = trend_ms.len();
         under.push_str(&format!(
-            "| {backend} | {:.0} ({rate}) | {:.1} / {:.1} | {n} | {:.1} | {:.1} | {:.0} | {groups}, yes | {worst:.4} | {} | {busy:.0} | {mine:.0} |\n",
+            "| {backend} | {:.0} ({rate}) | {:.1} / {:.1} | {:.0} ({decide_rate}) | {n} | {:.1} | {:.1} | {:.0} | {groups}, yes | {worst:.4} | {} | {busy:.0} | {mine:.0} |\n",
             posts.items as f64 / seconds,
             posts.percentile_ms(50.0),
             posts.percentile_ms(99.0),
+            decided as f64 / seconds,
             pct(&mut trend_ms, 50.0),
             pct(&mut trend_ms, 95.0),
             pct(&mut base, 50.0),

@@ -194,6 +194,7 @@ diesel::table! {
         pending -> BigInt,
         reopened -> BigInt,
         flagged -> BigInt,
+        hours_version -> BigInt,
     }
 }
 

@@ -43,15 +43,15 @@ impl TrendSpec {
 pub fn trends(db: &Db, spec: &TrendSpec, cache: Option<&TrendCache>, out: Out) -> AppResult<u64> {
     let table = match cache {
         // Answered from the trend summary: exact at its snapshot, nothing to keep.
-        _ if summary_grouping(spec).is_some() => compute_trends(db, spec)?,
-        None => compute_trends(db, spec)?,
+        _ if summary_grouping(spec).is_some() => compute_trends(db, spec, cache)?,
+        None => compute_trends(db, spec, None)?,
         Some(cache) => {
             let key = format!("{spec:?}");
             let version = db.read_blocking(trend_versions::current)?;
             match cache.get(&key, version) {
                 Some(table) => table,
                 None => {
-                    let table = compute_trends(db, spec)?;
+                    let table = compute_trends(db, spec, Some(cache))?;
                     // Kept only if nothing was committed while it was computed.
                     if db.read_blocking(trend_versions::current)? == version {
                         cache.put(key, version, table.clone());
@@ -88,7 +88,7 @@ fn summary_grouping(spec: &TrendSpec) -> Option<Grouping> {
     })
 }
 
-fn compute_trends(db: &Db, spec: &TrendSpec) -> AppResult<Table> {
+fn compute_trends(db: &Db, spec: &TrendSpec, cache: Option<&TrendCache>) -> AppResult<Table> {
     let mut filter = spec.filter.clone();
     let (from, to) = spec.months.micros();
     filter.from = Some(from);
@@ -103,6 +103,7 @@ fn compute_trends(db: &Db, spec: &TrendSpec) -> AppResult<Table> {
                     &spec.months.from,
                     &spec.months.to,
                     filter.force_id.as_deref(),
+                    cache.map(TrendCache::hours),
                 )
             })?;
             for ((month, force), group) in groups {

@@ -7,6 +7,7 @@
 //! instance alike. A table is served from here only while the version is still
 //! the same, so an answer is never stale; it costs one small read to know.
 
+use crate::db::trend_summary::HoursCache;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -20,9 +21,17 @@ pub type Table = Arc<Vec<Vec<String>>>;
 #[derive(Clone, Default)]
 pub struct TrendCache {
     tables: Arc<Mutex<HashMap<String, (i64, Table)>>>,
+    /// Tables answered from the trend summary are not kept (they are exact at
+    /// their snapshot); the hours of their groups are, by cell versions.
+    hours: HoursCache,
 }
 
 impl TrendCache {
+    /// The hours of trend-summary groups read before.
+    pub fn hours(&self) -> &HoursCache {
+        &self.hours
+    }
+
     /// The table stored under `key` if it was computed at `version`.
     pub fn get(&self, key: &str, version: i64) -> Option<Table> {
         let tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,0 +1,1 @@
+ALTER TABLE trend_cells DROP COLUMN hours_version;
