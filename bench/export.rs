@@ -12,7 +12,7 @@ mod seed;
 mod support;
 
 use serde_json::json;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 use support::*;
 
@@ -22,20 +22,6 @@ const COLUMNS: &str = "id, force_id, division, crime_reference, source_event_id,
     (decided_at - received_at) / 3600000000.0, rationale, decision_rationale, review_flags, risk_level, victim_sex, \
     victim_age_band, victim_ethnicity, victim_disability, victim_religion_or_belief, victim_sexual_orientation, \
     victim_gender_reassignment, victim_marriage_or_civil_partnership, victim_pregnancy_or_maternity";
-
-/// Runs a shell pipeline's command with stdout counted: (seconds, bytes).
-fn timed_dump(mut cmd: Command) -> (f64, u64) {
-    let t = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("dump tool");
-    let mut out = child.stdout.take().unwrap();
-    let bytes = std::io::copy(&mut out, &mut std::io::sink()).unwrap();
-    assert!(child.wait().unwrap().success());
-    (t.elapsed().as_secs_f64(), bytes)
-}
 
 fn db_dump(backend: &str, url: &str, path: &str) -> (f64, u64) {
     let sql = format!("SELECT {COLUMNS} FROM closures ORDER BY received_at, id");

@@ -633,3 +633,17 @@ impl CpuMeter {
         }
     }
 }
+
+/// Runs a shell pipeline's command with stdout counted: (seconds, bytes).
+pub fn timed_dump(mut cmd: Command) -> (f64, u64) {
+    let t = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("dump tool");
+    let mut out = child.stdout.take().unwrap();
+    let bytes = std::io::copy(&mut out, &mut std::io::sink()).unwrap();
+    assert!(child.wait().unwrap().success());
+    (t.elapsed().as_secs_f64(), bytes)
+}

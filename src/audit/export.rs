@@ -5,15 +5,14 @@ use super::checkpoint::{SignedCheckpoint, TrustedKey};
 use super::content::DecisionContent;
 use super::leaf::{CanonicalEvent, canonical_text};
 use super::verify::{ClosureRecord, Content, Entry};
-use crate::db::events::{EventRow, by_seqs};
-use crate::db::log::leaves_from;
-use crate::db::{Conn, rfc3339, with_conn};
+use crate::db::events::without_leaf_after;
+use crate::db::log as store;
+use crate::db::{Conn, rfc3339};
 use crate::domain::FieldError;
 use crate::domain::closures::{ClosureDraft, validate_closure};
 use crate::error::AppResult;
 use crate::export::{neutralize, restore};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::io::Write;
 
 /// The CSV columns of an audit export (API.md, "Exports").
@@ -34,43 +33,45 @@ pub const AUDIT_CSV_COLUMNS: [&str; 14] = [
     "leaf_hash",
 ];
 
-/// The whole log from the database: leaves in order (with their events, or
-/// none where an event is gone), then events not yet integrated.
+/// The whole log from the database, one entry at a time: leaves in order
+/// (with their events, or none where an event is gone) through the one
+/// leaf-order reader, then events not yet integrated. Run it in one snapshot
+/// ([`crate::db::Db::snapshot_blocking`]).
+pub fn for_each_entry(c: &mut Conn, mut f: impl FnMut(Entry) -> AppResult<()>) -> AppResult<()> {
+    store::stream_leaves(c, 0..i64::MAX, |row| {
+        f(Entry {
+            seq: row.leaf.seq,
+            leaf_index: Some(row.leaf.leaf_index),
+            event: row.event.map(CanonicalEvent::from_owned_row),
+            leaf_hash: Some(row.leaf.leaf_hash),
+        })?;
+        Ok(true)
+    })?;
+    let mut after = 0i64;
+    loop {
+        let rows = without_leaf_after(c, after, 2000)?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.seq;
+        for e in rows {
+            f(Entry {
+                seq: e.seq,
+                leaf_index: None,
+                event: Some(CanonicalEvent::from_owned_row(e)),
+                leaf_hash: None,
+            })?;
+        }
+    }
+}
+
+/// [`for_each_entry`] collected: for a log known to be small (tests).
 pub fn entries_from_db(c: &mut Conn) -> AppResult<Vec<Entry>> {
     let mut entries = Vec::new();
-    let mut from = 0;
-    loop {
-        let leaves = leaves_from(c, from, 10_000)?;
-        if leaves.is_empty() {
-            break;
-        }
-        let seqs: Vec<i64> = leaves.iter().map(|l| l.seq).collect();
-        let mut events: HashMap<i64, EventRow> =
-            by_seqs(c, &seqs)?.into_iter().map(|e| (e.seq, e)).collect();
-        for l in &leaves {
-            entries.push(Entry {
-                seq: l.seq,
-                leaf_index: Some(l.leaf_index),
-                event: events.remove(&l.seq).as_ref().map(CanonicalEvent::from_row),
-                leaf_hash: Some(l.leaf_hash.clone()),
-            });
-        }
-        from = leaves.last().map(|l| l.leaf_index + 1).unwrap_or(from);
-    }
-    let pending: Vec<EventRow> = with_conn!(c, c => diesel::RunQueryDsl::load(
-        diesel::sql_query(
-            "SELECT seq, at, action, actor_user_id, actor_username, actor_role, actor_rank, actor_force_id, \
-             closure_id, force_id, request_id, details FROM audit_events e \
-             WHERE NOT EXISTS (SELECT 1 FROM merkle_leaves l WHERE l.seq = e.seq) ORDER BY seq"
-        ),
-        c
-    ))?;
-    entries.extend(pending.iter().map(|e| Entry {
-        seq: e.seq,
-        leaf_index: None,
-        event: Some(CanonicalEvent::from_row(e)),
-        leaf_hash: None,
-    }));
+    for_each_entry(c, |e| {
+        entries.push(e);
+        Ok(())
+    })?;
     Ok(entries)
 }
 
@@ -127,25 +128,65 @@ pub fn csv_record(e: &Entry) -> Vec<String> {
     cells
 }
 
-pub fn write_ndjson(entries: &[Entry], out: &mut impl Write) -> std::io::Result<()> {
-    for e in entries {
-        writeln!(out, "{}", ndjson_line(e))?;
+/// Writes an export one entry at a time, as NDJSON or CSV (with its header).
+pub enum EntryWriter<W: Write> {
+    Ndjson(W),
+    Csv(csv::Writer<W>),
+}
+
+impl<W: Write> EntryWriter<W> {
+    /// `format`: `ndjson` or `csv`.
+    pub fn new(format: &str, out: W) -> Result<Self, String> {
+        match format {
+            "ndjson" => Ok(EntryWriter::Ndjson(out)),
+            "csv" => {
+                let mut w = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::CRLF)
+                    .from_writer(out);
+                w.write_record(AUDIT_CSV_COLUMNS)
+                    .map_err(|e| e.to_string())?;
+                Ok(EntryWriter::Csv(w))
+            }
+            other => Err(format!("unknown format {other:?}: use ndjson or csv")),
+        }
     }
-    Ok(())
+
+    pub fn write(&mut self, e: &Entry) -> Result<(), String> {
+        match self {
+            EntryWriter::Ndjson(out) => {
+                writeln!(out, "{}", ndjson_line(e)).map_err(|e| e.to_string())
+            }
+            EntryWriter::Csv(w) => {
+                let cells = csv_record(e);
+                w.write_record(cells.iter().map(|c| neutralize(c).into_owned()))
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), String> {
+        match self {
+            EntryWriter::Ndjson(mut out) => out.flush(),
+            EntryWriter::Csv(mut w) => w.flush(),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+fn write_all(format: &str, entries: &[Entry], out: &mut impl Write) -> Result<(), String> {
+    let mut w = EntryWriter::new(format, out)?;
+    for e in entries {
+        w.write(e)?;
+    }
+    w.finish()
+}
+
+pub fn write_ndjson(entries: &[Entry], out: &mut impl Write) -> Result<(), String> {
+    write_all("ndjson", entries, out)
 }
 
 pub fn write_csv(entries: &[Entry], out: &mut impl Write) -> Result<(), String> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    w.write_record(AUDIT_CSV_COLUMNS)
-        .map_err(|e| e.to_string())?;
-    for e in entries {
-        let cells = csv_record(e);
-        w.write_record(cells.iter().map(|c| neutralize(c).into_owned()))
-            .map_err(|e| e.to_string())?;
-    }
-    w.flush().map_err(|e| e.to_string())
+    write_all("csv", entries, out)
 }
 
 fn micros(at: &str) -> Result<i64, String> {

@@ -10,7 +10,7 @@
 
 use super::merkle::{Hash, leaf_hash};
 use crate::db::events::EventRow;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub const LEAF_FORMAT: &str = "closure-audit/event/v1";
 
@@ -34,26 +34,76 @@ pub struct CanonicalEvent {
 
 impl CanonicalEvent {
     pub fn from_row(r: &EventRow) -> Self {
+        Self::from_owned_row(r.clone())
+    }
+
+    /// [`CanonicalEvent::from_row`] without copying the row's strings.
+    pub fn from_owned_row(r: EventRow) -> Self {
+        let details = match serde_json::from_str(&r.details) {
+            Ok(v) => v,
+            Err(_) => Value::String(r.details),
+        };
         CanonicalEvent {
             seq: r.seq,
             at: r.at,
-            action: r.action.clone(),
-            actor_user_id: r.actor_user_id.clone(),
-            actor_username: r.actor_username.clone(),
-            actor_role: r.actor_role.clone(),
-            actor_rank: r.actor_rank.clone(),
-            actor_force_id: r.actor_force_id.clone(),
-            closure_id: r.closure_id.clone(),
-            force_id: r.force_id.clone(),
-            request_id: r.request_id.clone(),
-            details: serde_json::from_str(&r.details)
-                .unwrap_or_else(|_| Value::String(r.details.clone())),
+            action: r.action,
+            actor_user_id: r.actor_user_id,
+            actor_username: r.actor_username,
+            actor_role: r.actor_role,
+            actor_rank: r.actor_rank,
+            actor_force_id: r.actor_force_id,
+            closure_id: r.closure_id,
+            force_id: r.force_id,
+            request_id: r.request_id,
+            details,
         }
     }
 
-    /// The canonical bytes of [`LEAF_FORMAT`].
+    /// The canonical bytes of [`LEAF_FORMAT`]: the keys are written in their
+    /// sorted order by hand (the test below holds them to the general
+    /// canonical form), `details` through [`canonical_json`].
     pub fn bytes(&self) -> Vec<u8> {
-        let v = json!({
+        fn text(out: &mut Vec<u8>, v: &Option<String>) {
+            match v {
+                Some(s) => write_str(out, s),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        let mut out = Vec::with_capacity(384);
+        out.extend_from_slice(LEAF_FORMAT.as_bytes());
+        out.extend_from_slice(b"\n{\"action\":");
+        write_str(&mut out, &self.action);
+        out.extend_from_slice(b",\"actor\":{\"force_id\":");
+        text(&mut out, &self.actor_force_id);
+        out.extend_from_slice(b",\"rank\":");
+        text(&mut out, &self.actor_rank);
+        out.extend_from_slice(b",\"role\":");
+        text(&mut out, &self.actor_role);
+        out.extend_from_slice(b",\"user_id\":");
+        text(&mut out, &self.actor_user_id);
+        out.extend_from_slice(b",\"username\":");
+        text(&mut out, &self.actor_username);
+        out.extend_from_slice(b"},\"at\":");
+        out.extend_from_slice(self.at.to_string().as_bytes());
+        out.extend_from_slice(b",\"closure_id\":");
+        text(&mut out, &self.closure_id);
+        out.extend_from_slice(b",\"details\":");
+        write_canonical(&self.details, &mut out);
+        out.extend_from_slice(b",\"force_id\":");
+        text(&mut out, &self.force_id);
+        out.extend_from_slice(b",\"request_id\":");
+        text(&mut out, &self.request_id);
+        out.extend_from_slice(b",\"seq\":");
+        out.extend_from_slice(self.seq.to_string().as_bytes());
+        out.push(b'}');
+        out
+    }
+
+    /// The bytes as the general canonical form makes them: what
+    /// [`CanonicalEvent::bytes`] must equal.
+    #[cfg(test)]
+    fn bytes_general(&self) -> Vec<u8> {
+        let v = serde_json::json!({
             "seq": self.seq,
             "at": self.at,
             "action": self.action,
@@ -69,7 +119,7 @@ impl CanonicalEvent {
             "request_id": self.request_id,
             "details": self.details,
         });
-        let mut out = String::with_capacity(512);
+        let mut out = String::new();
         out.push_str(LEAF_FORMAT);
         out.push('\n');
         canonical_json(&v, &mut out);
@@ -110,35 +160,47 @@ impl CanonicalEvent {
     }
 }
 
+/// A JSON string as serde_json writes it (its escaping is the canonical one).
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("a string serializes");
+}
+
 /// JSON with object keys sorted (by their UTF-8 bytes) and no white space.
-pub fn canonical_json(v: &Value, out: &mut String) {
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, k) in keys.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&serde_json::to_string(k).expect("string"));
-                out.push(':');
-                canonical_json(&map[*k], out);
+                write_str(out, k);
+                out.push(b':');
+                write_canonical(&map[*k], out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                canonical_json(item, out);
+                write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => serde_json::to_writer(&mut *out, other).expect("a scalar serializes"),
     }
+}
+
+/// JSON with object keys sorted (by their UTF-8 bytes) and no white space.
+pub fn canonical_json(v: &Value, out: &mut String) {
+    let mut bytes = std::mem::take(out).into_bytes();
+    write_canonical(v, &mut bytes);
+    *out = String::from_utf8(bytes).expect("JSON text is UTF-8");
 }
 
 /// `details` as canonical JSON text (the `details_json` column of exports).
@@ -151,6 +213,7 @@ pub fn canonical_text(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn canonical_bytes_read_back() {
@@ -160,6 +223,35 @@ mod tests {
         let spaced = String::from_utf8(e.bytes()).unwrap().replacen(':', ": ", 1);
         assert_eq!(CanonicalEvent::from_bytes(spaced.as_bytes()), None);
         assert_eq!(CanonicalEvent::from_bytes(b"{}"), None);
+    }
+
+    #[test]
+    fn the_keys_written_by_hand_are_the_canonical_form() {
+        let mut e = event();
+        assert_eq!(e.bytes(), e.bytes_general());
+        e.actor_user_id = None;
+        e.closure_id = None;
+        e.request_id = Some("\u{1}\"\\/ é".into());
+        e.details = Value::String("not json".into());
+        e.seq = i64::MAX;
+        e.at = -1;
+        assert_eq!(e.bytes(), e.bytes_general());
+        let row = EventRow {
+            seq: e.seq,
+            at: e.at,
+            action: e.action.clone(),
+            actor_user_id: None,
+            actor_username: e.actor_username.clone(),
+            actor_role: e.actor_role.clone(),
+            actor_rank: None,
+            actor_force_id: e.actor_force_id.clone(),
+            closure_id: None,
+            force_id: e.force_id.clone(),
+            request_id: e.request_id.clone(),
+            details: "not json".into(),
+        };
+        assert_eq!(CanonicalEvent::from_row(&row), e);
+        assert_eq!(CanonicalEvent::from_owned_row(row), e);
     }
 
     fn event() -> CanonicalEvent {

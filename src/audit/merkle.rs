@@ -314,7 +314,9 @@ pub fn to_hex(h: &Hash) -> String {
 }
 
 pub fn from_hex(s: &str) -> Option<Hash> {
-    hex::decode(s).ok()?.try_into().ok()
+    let mut h = [0u8; 32];
+    hex::decode_to_slice(s, &mut h).ok()?;
+    Some(h)
 }
 
 #[cfg(test)]

@@ -5,27 +5,26 @@ use closure_audit::audit::cosignature::Note;
 use closure_audit::audit::policy::Policy;
 use closure_audit::audit::receipt::Receipt;
 use closure_audit::audit::{export, verify};
+use closure_audit::error::AppError;
 use closure_audit::{Settings, app};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Streams the log, in one snapshot, to `out` (or standard output).
 pub fn export_log(settings: &Settings, format: &str, out: Option<PathBuf>) -> Result<(), String> {
-    let db = app::open_database(settings)?;
-    let entries = db
-        .read_blocking(export::entries_from_db)
-        .map_err(|e| e.to_string())?;
-    let mut sink: Box<dyn std::io::Write> = match &out {
+    let sink: Box<dyn std::io::Write> = match &out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    match format {
-        "ndjson" => export::write_ndjson(&entries, &mut sink).map_err(|e| e.to_string())?,
-        "csv" => export::write_csv(&entries, &mut sink)?,
-        other => return Err(format!("unknown format {other:?}: use ndjson or csv")),
-    }
-    sink.flush().map_err(|e| e.to_string())
+    let mut writer = export::EntryWriter::new(format, sink)?;
+    let db = app::open_database(settings)?;
+    db.snapshot_blocking(|c| {
+        export::for_each_entry(c, |e| writer.write(&e).map_err(AppError::internal))
+    })
+    .map_err(|e| e.to_string())?;
+    writer.finish()
 }
 
 fn read(path: &Path) -> Result<String, String> {

@@ -2,7 +2,7 @@
 
 use super::described::{Described, Prepared, column_list, described_row, unnest};
 use super::schema::{audit_events, merkle_leaves};
-use super::{Conn, with_conn};
+use super::{Conn, stream_rows, with_conn};
 use crate::error::AppResult;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -202,6 +202,35 @@ pub fn of_closures(
         .into_iter()
         .filter(|e| actions.contains(&e.action.as_str()))
         .collect())
+}
+
+/// The events of the closures whose ids are in `(after, upto]` (either end
+/// open when `None`), in `(closure_id, seq)` order, row by row into `f`: a
+/// range of the `(closure_id, seq)` index, which the verifier walks beside
+/// the closures in id order. Events of no closure are not included.
+pub fn for_each_of_closure_range(
+    conn: &mut Conn,
+    after: Option<&str>,
+    upto: Option<&str>,
+    f: impl FnMut(EventRow) -> AppResult<bool>,
+) -> AppResult<()> {
+    macro_rules! query {
+        () => {{
+            let mut q = audit_events::table
+                .filter(audit_events::closure_id.is_not_null())
+                .order((audit_events::closure_id.asc(), audit_events::seq.asc()))
+                .select(EventRow::as_select())
+                .into_boxed();
+            if let Some(a) = after {
+                q = q.filter(audit_events::closure_id.gt(a));
+            }
+            if let Some(u) = upto {
+                q = q.filter(audit_events::closure_id.le(u));
+            }
+            q
+        }};
+    }
+    stream_rows!(conn, EventRow, query!(), f)
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! and the backend-specific query for events ready to be integrated.
 
 use super::events::EventRow;
-use super::schema::{checkpoints, log_state, merkle_leaves};
-use super::{Conn, with_conn};
+use super::schema::{audit_events, checkpoints, log_state, merkle_leaves};
+use super::{Conn, stream_rows, with_conn};
 use crate::error::AppResult;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -68,6 +68,44 @@ pub fn leaves_from(conn: &mut Conn, from: i64, limit: i64) -> AppResult<Vec<Leaf
         .limit(limit)
         .select(LeafRow::as_select())
         .load(c))?)
+}
+
+/// One past the highest leaf index stored (0 when there is none).
+pub fn leaf_end(conn: &mut Conn) -> AppResult<i64> {
+    let max: Option<i64> = with_conn!(conn, c => merkle_leaves::table
+        .select(diesel::dsl::max(merkle_leaves::leaf_index))
+        .first(c))?;
+    Ok(max.map_or(0, |m| m + 1))
+}
+
+/// A leaf with the event it commits to; `event` is `None` where the row is gone.
+pub struct LeafWithEvent {
+    pub leaf: LeafRow,
+    pub event: Option<EventRow>,
+}
+
+/// The one reader of the log in leaf order: the leaves whose index is in
+/// `range`, each with its event, in one statement read row by row (SQLite
+/// steps it; PostgreSQL sends it in libpq's single-row mode), so memory is one
+/// row whatever the range. `f` returns `false` to stop. It holds the
+/// connection while it runs: a caller that must read something else between
+/// leaves (checkpoints, stored tiles) streams in ranges and reads in between.
+pub fn stream_leaves(
+    conn: &mut Conn,
+    range: std::ops::Range<i64>,
+    mut f: impl FnMut(LeafWithEvent) -> AppResult<bool>,
+) -> AppResult<()> {
+    stream_rows!(
+        conn,
+        (LeafRow, Option<EventRow>),
+        merkle_leaves::table
+            .left_join(audit_events::table.on(audit_events::seq.eq(merkle_leaves::seq)))
+            .filter(merkle_leaves::leaf_index.ge(range.start))
+            .filter(merkle_leaves::leaf_index.lt(range.end))
+            .order(merkle_leaves::leaf_index.asc())
+            .select((LeafRow::as_select(), Option::<EventRow>::as_select())),
+        |(leaf, event)| f(LeafWithEvent { leaf, event })
+    )
 }
 
 /// The leaf of the event `seq`, once integrated.

@@ -69,6 +69,37 @@ macro_rules! with_conn {
 }
 pub use with_conn;
 
+/// Reads `$query` (built for whichever backend `$conn` is) row by row into
+/// `$f`, which returns `AppResult<bool>` (`false` stops): SQLite steps the
+/// statement, PostgreSQL sends it in libpq's single-row mode, so memory is one
+/// row however many the query gives. The connection is held meanwhile.
+#[macro_export]
+macro_rules! stream_rows {
+    ($conn:expr, $row:ty, $query:expr, $f:expr) => {{
+        let mut f = $f;
+        match $conn {
+            $crate::db::Conn::Sqlite(inner) => {
+                let c: &mut ::diesel::SqliteConnection = inner;
+                for row in $query.load_iter::<$row, ::diesel::connection::DefaultLoadingMode>(c)? {
+                    if !f(row?)? {
+                        break;
+                    }
+                }
+            }
+            $crate::db::Conn::Postgres(inner) => {
+                let c: &mut ::diesel::PgConnection = inner;
+                for row in $query.load_iter::<$row, ::diesel::pg::PgRowByRowLoadingMode>(c)? {
+                    if !f(row?)? {
+                        break;
+                    }
+                }
+            }
+        }
+        $crate::error::AppResult::Ok(())
+    }};
+}
+pub use stream_rows;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -359,4 +390,30 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+
+    #[derive(QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+
+    /// `.cargo/config.toml` builds the bundled SQLite in multi-thread mode:
+    /// a build without it (the flag lost) shows here, not only as a slower
+    /// verify.
+    #[test]
+    fn the_bundled_sqlite_is_built_multi_threaded() {
+        let mut c = SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut c)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        assert!(options.iter().any(|o| o == "THREADSAFE=2"), "{options:?}");
+    }
 }

@@ -6,7 +6,6 @@ use super::Context;
 use crate::audit::leaf::CanonicalEvent;
 use crate::audit::tiles::{TILE_WIDTH, Width, level_layout};
 use crate::auth::AuthUser;
-use crate::db::events;
 use crate::db::{Conn, log as store, tiles};
 use crate::domain::authorize::{Action, Resource};
 use crate::error::{AppError, AppResult};
@@ -105,26 +104,31 @@ pub async fn entry_bundle(
                 return Ok(None);
             };
             let from = (index * TILE_WIDTH) as i64;
-            let leaves = store::leaves_from(c, from, count as i64)?;
-            let seqs: Vec<i64> = leaves.iter().map(|l| l.seq).collect();
-            let mut rows = events::by_seqs(c, &seqs)?;
-            rows.sort_by_key(|r| seqs.iter().position(|s| *s == r.seq));
-            if leaves.len() != count || rows.len() != count {
-                return Err(AppError::internal(format!(
-                    "the log is damaged: entry bundle {index} lacks events"
-                )));
-            }
             let mut out = Vec::new();
-            for row in &rows {
-                let bytes = CanonicalEvent::from_row(row).bytes();
+            let mut entries = 0usize;
+            store::stream_leaves(c, from..from + count as i64, |row| {
+                let Some(event) = row.event else {
+                    return Err(AppError::internal(format!(
+                        "the log is damaged: entry bundle {index} lacks the event of leaf {}",
+                        row.leaf.leaf_index
+                    )));
+                };
+                let seq = event.seq;
+                let bytes = CanonicalEvent::from_owned_row(event).bytes();
                 let len = u16::try_from(bytes.len()).map_err(|_| {
                     AppError::internal(format!(
-                        "event {} is longer than an entry bundle can carry",
-                        row.seq
+                        "event {seq} is longer than an entry bundle can carry"
                     ))
                 })?;
                 out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(&bytes);
+                entries += 1;
+                Ok(true)
+            })?;
+            if entries != count {
+                return Err(AppError::internal(format!(
+                    "the log is damaged: entry bundle {index} lacks leaves"
+                )));
             }
             Ok(Some(out))
         })

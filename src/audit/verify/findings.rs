@@ -126,6 +126,15 @@ impl Findings {
         }
     }
 
+    /// Adds what another pass found.
+    pub fn merge(&mut self, other: Findings) {
+        let count = self.count + other.count;
+        for f in other.best.into_iter().flatten() {
+            self.add(f);
+        }
+        self.count = count;
+    }
+
     /// The answer: the earliest wrong event of the log, else the earliest
     /// range, else the earliest event its closure no longer matches, else the
     /// first other finding.
@@ -155,6 +164,13 @@ pub struct Report {
 }
 
 impl Verdict {
+    /// This verdict with the findings of another pass over the same snapshot
+    /// or database (its counts are this one's).
+    pub fn with(mut self, other: Verdict) -> Verdict {
+        self.findings.merge(other.findings);
+        self
+    }
+
     /// The report for a reader who may see the closures of `force` only
     /// (`None`: every force).
     pub fn report_for(&self, force: Option<&str>) -> Report {
@@ -209,6 +225,17 @@ mod tests {
         f.add(Finding::event(8, "altered"));
         assert_eq!(f.answer().unwrap().seq, Some(7));
         assert_eq!(f.count, 6);
+
+        let mut closures = Findings::default();
+        closures.add(Finding::content(1, "closure changed"));
+        closures.add(Finding::content(5, "closure changed"));
+        f.merge(closures);
+        assert_eq!(f.count, 8);
+        assert_eq!(f.answer().unwrap().seq, Some(7), "an event still wins");
+        assert_eq!(
+            f.best[Kind::Content as usize].as_ref().unwrap().seq,
+            Some(1)
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod closures;
 mod findings;
+mod pipeline;
 pub mod stored;
 mod tiled;
 mod tree;

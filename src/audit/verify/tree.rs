@@ -7,7 +7,7 @@ use super::Entry;
 use super::findings::{Finding, Findings};
 use crate::audit::checkpoint::{SignedCheckpoint, TrustedKey};
 use crate::audit::leaf::CanonicalEvent;
-use crate::audit::merkle::{Frontier, Hash, from_hex, to_hex};
+use crate::audit::merkle::{Frontier, Hash, from_hex};
 use std::collections::BTreeMap;
 
 /// A signed root the tree must reach, and where it was kept.
@@ -105,13 +105,15 @@ impl<'k> TreeCheck<'k> {
                     e.seq
                 ),
             )),
-            (Some(h), Some(stored)) if to_hex(h) != *stored => findings.add(Finding::event(
-                e.seq,
-                format!(
-                    "event seq {} (leaf {index}) does not match its leaf hash: it was altered",
-                    e.seq
-                ),
-            )),
+            (Some(h), Some(stored)) if from_hex(stored).as_ref() != Some(h) => {
+                findings.add(Finding::event(
+                    e.seq,
+                    format!(
+                        "event seq {} (leaf {index}) does not match its leaf hash: it was altered",
+                        e.seq
+                    ),
+                ))
+            }
             _ => {}
         }
         let hash = recomputed

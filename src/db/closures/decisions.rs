@@ -141,3 +141,25 @@ pub fn decisions_of(conn: &mut Conn, closure_ids: &[&str]) -> AppResult<Vec<Deci
         .select(DecisionRow::as_select())
         .load(c))?)
 }
+
+/// The decisions on the closures whose ids are in `(after, upto]` (either end
+/// open when `None`), in `(closure_id, id)` order: a range of their index.
+pub fn decisions_of_range(
+    conn: &mut Conn,
+    after: Option<&str>,
+    upto: Option<&str>,
+) -> AppResult<Vec<DecisionRow>> {
+    Ok(with_conn!(conn, c => {
+        let mut q = decisions::table
+            .order((decisions::closure_id.asc(), decisions::id.asc()))
+            .select(DecisionRow::as_select())
+            .into_boxed();
+        if let Some(a) = after {
+            q = q.filter(decisions::closure_id.gt(a));
+        }
+        if let Some(u) = upto {
+            q = q.filter(decisions::closure_id.le(u));
+        }
+        q.load(c)
+    })?)
+}

@@ -4,7 +4,7 @@
 //! here.
 
 use crate::db::schema::closures;
-use crate::db::{Conn, with_conn};
+use crate::db::{Conn, stream_rows, with_conn};
 use crate::error::AppResult;
 use diesel::prelude::*;
 
@@ -47,7 +47,8 @@ mod row;
 
 pub use crate::domain::filters::ClosureFilter;
 pub use decisions::{
-    DecisionRow, KeyedDecisionRow, LatestDecision, decisions_of, insert_decision, transition,
+    DecisionRow, KeyedDecisionRow, LatestDecision, decisions_of, decisions_of_range,
+    insert_decision, transition,
 };
 pub use export::{TrendRow, export_page, for_each, for_each_trend_row};
 pub use insert::{insert_new, insert_rows};
@@ -130,6 +131,29 @@ pub fn page_by_id(conn: &mut Conn, after: Option<&str>, limit: i64) -> AppResult
         }
         q.load(c)
     })?)
+}
+
+/// At most `limit` closures after `after` in id order, row by row into `f`.
+pub fn for_each_by_id(
+    conn: &mut Conn,
+    after: Option<&str>,
+    limit: i64,
+    f: impl FnMut(ClosureRow) -> AppResult<bool>,
+) -> AppResult<()> {
+    macro_rules! query {
+        () => {{
+            let mut q = closures::table
+                .select(ClosureRow::as_select())
+                .order(closures::id.asc())
+                .limit(limit)
+                .into_boxed();
+            if let Some(a) = after {
+                q = q.filter(closures::id.gt(a));
+            }
+            q
+        }};
+    }
+    stream_rows!(conn, ClosureRow, query!(), f)
 }
 
 /// Which of these closure ids are stored.
