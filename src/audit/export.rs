@@ -131,7 +131,7 @@ pub fn csv_record(e: &Entry) -> Vec<String> {
 /// Writes an export one entry at a time, as NDJSON or CSV (with its header).
 pub enum EntryWriter<W: Write> {
     Ndjson(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
 }
 
 impl<W: Write> EntryWriter<W> {
@@ -145,7 +145,7 @@ impl<W: Write> EntryWriter<W> {
                     .from_writer(out);
                 w.write_record(AUDIT_CSV_COLUMNS)
                     .map_err(|e| e.to_string())?;
-                Ok(EntryWriter::Csv(w))
+                Ok(EntryWriter::Csv(Box::new(w)))
             }
             other => Err(format!("unknown format {other:?}: use ndjson or csv")),
         }

@@ -283,3 +283,21 @@ fn truncate_undoes_appends() {
     t.push(leaf_hash(&hex::decode(INPUTS[5]).unwrap()));
     assert_eq!(to_hex(&t.root(6).unwrap()), ROOTS[5]);
 }
+
+#[test]
+fn hex_both_ways_as_the_hex_crate() {
+    let h: Hash = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(200));
+    assert_eq!(to_hex(&h), hex::encode(h));
+    assert_eq!(from_hex(&hex::encode(h)), Some(h));
+    assert_eq!(from_hex(&hex::encode(h).to_uppercase()), Some(h));
+    for b in 0..=255u8 {
+        let mut s = hex::encode(h).into_bytes();
+        s[17] = b;
+        let text = String::from_utf8_lossy(&s).into_owned();
+        let mut want = [0u8; 32];
+        let want = hex::decode_to_slice(&text, &mut want).ok().map(|_| want);
+        assert_eq!(from_hex(&text), want, "byte {b}");
+    }
+    assert_eq!(from_hex(&hex::encode(h)[..62]), None);
+    assert_eq!(from_hex(""), None);
+}

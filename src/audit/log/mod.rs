@@ -89,6 +89,9 @@ pub struct Log {
     lag: sequencer::Lag,
     /// Rounds are building tiles for leaves stored before tiles.
     catching_up: AtomicBool,
+    /// The last round took as many events as a round may: more are waiting,
+    /// so the next round starts at once.
+    backlog: AtomicBool,
 }
 
 impl Log {
@@ -103,6 +106,7 @@ impl Log {
             thread: Default::default(),
             lag: sequencer::Lag::new(),
             catching_up: AtomicBool::new(false),
+            backlog: AtomicBool::new(false),
         }
     }
 }

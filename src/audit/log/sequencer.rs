@@ -73,6 +73,8 @@ impl Log {
                 watermark,
                 horizon,
             } = store::pending_events(c, ROUND_LIMIT)?;
+            self.backlog
+                .store(events.len() as i64 >= ROUND_LIMIT, Ordering::Relaxed);
             let latest = store::latest_checkpoint(c)?;
             if let Some(w) = watermark {
                 store::set_watermark(c, w)?;
@@ -89,12 +91,13 @@ impl Log {
             }
             let from = edge.size() as i64;
             let mut leaves = Vec::with_capacity(events.len());
-            for (i, e) in events.iter().enumerate() {
-                let hash = CanonicalEvent::from_row(e).leaf_hash();
+            for (i, e) in events.into_iter().enumerate() {
+                let seq = e.seq;
+                let hash = CanonicalEvent::from_owned_row(e).leaf_hash();
                 full.extend(edge.push(hash));
                 leaves.push(LeafRow {
                     leaf_index: from + i as i64,
-                    seq: e.seq,
+                    seq,
                     leaf_hash: to_hex(&hash),
                 });
             }
@@ -186,7 +189,10 @@ impl Log {
                 let mut failing = false;
                 while !log.stop.load(Ordering::Relaxed) {
                     let result = log.round(&db);
-                    let behind = log.catching_up.load(Ordering::Relaxed);
+                    // Behind (tiles to build, or a full round with more
+                    // events waiting): the next round starts at once.
+                    let behind = log.catching_up.load(Ordering::Relaxed)
+                        || log.backlog.load(Ordering::Relaxed);
                     match result {
                         Ok(_) if failing => {
                             tracing::info!("sequencer: recovered");
