@@ -139,6 +139,7 @@ pub struct Pending {
 pub fn pending_events(conn: &mut Conn, limit: i64) -> AppResult<Pending> {
     const COLS: &str = "seq, at, action, actor_user_id, actor_username, actor_role, actor_rank, actor_force_id, \
                         closure_id, force_id, request_id, details";
+    super::plan_index_walks(conn)?;
     match conn {
         // One writer at a time: events become visible in `seq` order.
         Conn::Sqlite(c) => {

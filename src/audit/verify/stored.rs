@@ -119,6 +119,7 @@ fn read_log(
     handoff: &Handoff<LogBatch>,
     findings: &mut Findings,
 ) -> AppResult<u64> {
+    crate::db::plan_index_walks(c)?;
     let mut tiles = TileCheck::new(c)?;
     let any_checkpoint = store::latest_checkpoint(c)?.is_some();
     let mut witnessed = witness.and_then(|w| Witnessed::open(w, any_checkpoint, findings));
@@ -213,6 +214,7 @@ pub fn verify_closures(c: &mut Conn) -> AppResult<Verdict> {
             &mut st.findings,
         );
     };
+    crate::db::plan_index_walks(c)?;
     let ((), st) = pipeline(ClosureCheck::default(), check, |handoff| {
         let mut after: Option<String> = None;
         loop {
