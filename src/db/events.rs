@@ -155,19 +155,6 @@ pub fn page(conn: &mut Conn, filter: &EventFilter, limit: i64) -> AppResult<Vec<
     })?)
 }
 
-/// Events by `seq`.
-pub fn by_seqs(conn: &mut Conn, seqs: &[i64]) -> AppResult<Vec<EventRow>> {
-    let mut out = Vec::with_capacity(seqs.len());
-    for chunk in seqs.chunks(5000) {
-        let rows: Vec<EventRow> = with_conn!(conn, c => audit_events::table
-            .filter(audit_events::seq.eq_any(chunk))
-            .select(EventRow::as_select())
-            .load(c))?;
-        out.extend(rows);
-    }
-    Ok(out)
-}
-
 /// Events not yet integrated into the tree, after `after_seq`, in `seq` order.
 pub fn without_leaf_after(conn: &mut Conn, after_seq: i64, limit: i64) -> AppResult<Vec<EventRow>> {
     Ok(with_conn!(conn, c => audit_events::table

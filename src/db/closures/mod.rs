@@ -117,22 +117,6 @@ pub fn page(
     })?)
 }
 
-/// Closures in `id` order after `after`, at most `limit`: every closure, a page
-/// at a time, for verification.
-pub fn page_by_id(conn: &mut Conn, after: Option<&str>, limit: i64) -> AppResult<Vec<ClosureRow>> {
-    Ok(with_conn!(conn, c => {
-        let mut q = closures::table
-            .select(ClosureRow::as_select())
-            .order(closures::id.asc())
-            .limit(limit)
-            .into_boxed();
-        if let Some(a) = after {
-            q = q.filter(closures::id.gt(a));
-        }
-        q.load(c)
-    })?)
-}
-
 /// At most `limit` closures after `after` in id order, row by row into `f`.
 pub fn for_each_by_id(
     conn: &mut Conn,
@@ -154,19 +138,6 @@ pub fn for_each_by_id(
         }};
     }
     stream_rows!(conn, ClosureRow, query!(), f)
-}
-
-/// Which of these closure ids are stored.
-pub fn existing_ids(conn: &mut Conn, ids: &[&str]) -> AppResult<Vec<String>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(KEYS_CHUNK) {
-        let found: Vec<String> = with_conn!(conn, c => closures::table
-            .filter(closures::id.eq_any(chunk))
-            .select(closures::id)
-            .load(c))?;
-        out.extend(found);
-    }
-    Ok(out)
 }
 
 /// What the inspector's queue asks for: one force's closures awaiting a
