@@ -39,12 +39,7 @@ pub const AUDIT_CSV_COLUMNS: [&str; 14] = [
 /// ([`crate::db::Db::snapshot_blocking`]).
 pub fn for_each_entry(c: &mut Conn, mut f: impl FnMut(Entry) -> AppResult<()>) -> AppResult<()> {
     store::stream_leaves(c, 0..i64::MAX, |row| {
-        f(Entry {
-            seq: row.leaf.seq,
-            leaf_index: Some(row.leaf.leaf_index),
-            event: row.event.map(CanonicalEvent::from_owned_row),
-            leaf_hash: Some(row.leaf.leaf_hash),
-        })?;
+        f(Entry::from(row))?;
         Ok(true)
     })?;
     let mut after = 0i64;

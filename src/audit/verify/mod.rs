@@ -37,6 +37,18 @@ pub struct Entry {
     pub leaf_hash: Option<String>,
 }
 
+impl From<crate::db::log::LeafWithEvent> for Entry {
+    /// A leaf as the one leaf-order reader gives it.
+    fn from(row: crate::db::log::LeafWithEvent) -> Entry {
+        Entry {
+            seq: row.leaf.seq,
+            leaf_index: Some(row.leaf.leaf_index),
+            event: row.event.map(CanonicalEvent::from_owned_row),
+            leaf_hash: Some(row.leaf.leaf_hash),
+        }
+    }
+}
+
 /// Checks `entries` (leaves in order, then events not yet integrated) against
 /// `checkpoints`, which must be signed by one of `keys`, and, when given, the
 /// closures as stored. The offline verifier's entry point: everything is in

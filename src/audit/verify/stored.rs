@@ -87,13 +87,7 @@ pub fn verify_log(
             tree.add_checkpoint(&cp, source, found);
         }
         for row in batch.leaves.drain(..) {
-            let entry = Entry {
-                seq: row.leaf.seq,
-                leaf_index: Some(row.leaf.leaf_index),
-                event: row.event.map(CanonicalEvent::from_owned_row),
-                leaf_hash: Some(row.leaf.leaf_hash),
-            };
-            tree.push_leaf(&entry, found);
+            tree.push_leaf(&Entry::from(row), found);
         }
     };
     let (checked, (mut tree, found)) = pipeline(
