@@ -73,7 +73,10 @@ pub fn open_log(settings: &Settings, db: &Db) -> Result<Arc<Log>, String> {
     let witness = settings.data_dir.join("checkpoints.ndjson");
     let created = crate::files::ensure_exists(&witness)
         .map_err(|e| format!("cannot create {}: {e}", witness.display()))?;
-    let log = Arc::new(Log::new(signer, previous, Some(witness.clone())));
+    let log = Arc::new(
+        Log::new(signer, previous, Some(witness.clone()))
+            .with_round_events(settings.sequencer_round_events),
+    );
     let size = log
         .tree_size(db)
         .map_err(|e| format!("cannot read the log: {e}"))?;

@@ -42,6 +42,8 @@ pub struct Settings {
     pub checkpoint_previous_keys: String,
     pub sequencer_interval_ms: u64,
     pub sequencer_enabled: bool,
+    /// Events one sequencer round integrates at most (one transaction).
+    pub sequencer_round_events: u32,
     /// `/log`'s checkpoint and hash tiles are readable without a token.
     pub log_public: bool,
     /// A C2SP tlog-policy file naming the witnesses to ask for cosignatures.
@@ -139,6 +141,9 @@ impl Settings {
         }
         if self.ui_session_hours == 0 || self.ui_idle_minutes == 0 {
             return Err("ui_session_hours and ui_idle_minutes must be positive".into());
+        }
+        if !(1..=100_000).contains(&self.sequencer_round_events) {
+            return Err("sequencer_round_events must be between 1 and 100000".into());
         }
         if self.ingest_queue == 0 {
             return Err("ingest_queue must be at least 1".into());

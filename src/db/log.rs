@@ -124,21 +124,40 @@ pub fn insert_leaves(conn: &mut Conn, rows: &[LeafRow]) -> AppResult<()> {
     Ok(())
 }
 
+/// PostgreSQL: where a full round stopped, kept (in memory, by the one
+/// instance that sequences) until the watermark moves: every event of a
+/// transaction in `[watermark, horizon)` with `seq <= last_seq` is in the tree.
+/// It lets the next round read on from `last_seq` rather than walk again what
+/// the rounds of a backlog have integrated (each round would otherwise probe
+/// every event of the window: quadratic in the backlog).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub horizon: i64,
+    pub last_seq: i64,
+}
+
 /// What a sequencer round may integrate.
 pub struct Pending {
     /// Committed events not yet in the tree, in the order to integrate them.
     pub events: Vec<EventRow>,
-    /// The watermark to store once they are (PostgreSQL).
+    /// The watermark to store once they are (PostgreSQL, after a round that
+    /// took every event that was final).
     pub watermark: Option<i64>,
     /// PostgreSQL: the transaction horizon below which events are final.
     pub horizon: Option<i64>,
+    /// PostgreSQL, after a full round: the cursor for the next round, to keep
+    /// once this round has committed.
+    pub cursor: Option<Cursor>,
 }
 
 /// Events committed but not yet in the tree, in the order they are to be
 /// integrated, at most `limit`; with the watermark to store once they are.
-pub fn pending_events(conn: &mut Conn, limit: i64) -> AppResult<Pending> {
+/// `cursor` is what the previous round returned, if it committed (any cursor
+/// this instance kept stays true: the tree only grows).
+pub fn pending_events(conn: &mut Conn, limit: i64, cursor: Option<Cursor>) -> AppResult<Pending> {
     const COLS: &str = "seq, at, action, actor_user_id, actor_username, actor_role, actor_rank, actor_force_id, \
                         closure_id, force_id, request_id, details";
+    const NO_LEAF: &str = "NOT EXISTS (SELECT 1 FROM merkle_leaves l WHERE l.seq = e.seq)";
     super::plan_index_walks(conn)?;
     match conn {
         // One writer at a time: events become visible in `seq` order.
@@ -152,6 +171,7 @@ pub fn pending_events(conn: &mut Conn, limit: i64) -> AppResult<Pending> {
                 events: rows,
                 watermark: None,
                 horizon: None,
+                cursor: None,
             })
         }
         // Many writers: sequence numbers are taken before commit, so an event can
@@ -167,18 +187,44 @@ pub fn pending_events(conn: &mut Conn, limit: i64) -> AppResult<Pending> {
             )
             .get_result::<Num>(*c)?
             .v;
-            let rows = diesel::sql_query(format!(
-                "SELECT {COLS} FROM audit_events e WHERE e.txid >= $1 AND e.txid < $2 \
-                 AND NOT EXISTS (SELECT 1 FROM merkle_leaves l WHERE l.seq = e.seq) ORDER BY e.seq LIMIT {limit}"
-            ))
-            .bind::<BigInt, _>(watermark)
-            .bind::<BigInt, _>(horizon)
-            .load::<EventRow>(*c)?;
-            let done = (rows.len() as i64) < limit;
+            let rows = match cursor {
+                // The window of the watermark, whole: the first round, or the
+                // first after the watermark moved.
+                None => diesel::sql_query(format!(
+                    "SELECT {COLS} FROM audit_events e WHERE e.txid >= $1 AND e.txid < $2 \
+                     AND {NO_LEAF} ORDER BY e.seq LIMIT {limit}"
+                ))
+                .bind::<BigInt, _>(watermark)
+                .bind::<BigInt, _>(horizon)
+                .load::<EventRow>(*c)?,
+                // After a full round: the old window from its last seq on (a
+                // walk of the primary key), and the transactions that have
+                // become final since (a walk of the txid index).
+                Some(k) => diesel::sql_query(format!(
+                    "SELECT {COLS} FROM ( \
+                       (SELECT {COLS} FROM audit_events e WHERE e.seq > $4 AND e.txid >= $1 \
+                        AND e.txid < LEAST($3, $2) AND {NO_LEAF} ORDER BY e.seq LIMIT {limit}) \
+                       UNION ALL \
+                       (SELECT {COLS} FROM audit_events e WHERE e.txid >= GREATEST(LEAST($3, $2), $1) \
+                        AND e.txid < $2 AND {NO_LEAF} ORDER BY e.seq LIMIT {limit}) \
+                     ) u ORDER BY seq LIMIT {limit}"
+                ))
+                .bind::<BigInt, _>(watermark)
+                .bind::<BigInt, _>(horizon)
+                .bind::<BigInt, _>(k.horizon)
+                .bind::<BigInt, _>(k.last_seq)
+                .load::<EventRow>(*c)?,
+            };
+            let full = rows.len() as i64 >= limit;
+            let cursor = rows.last().filter(|_| full).map(|last| Cursor {
+                horizon,
+                last_seq: last.seq,
+            });
             Ok(Pending {
                 events: rows,
-                watermark: done.then_some(horizon),
+                watermark: (!full).then_some(horizon),
                 horizon: Some(horizon),
+                cursor,
             })
         }
     }

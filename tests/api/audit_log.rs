@@ -14,7 +14,8 @@ use std::process::Command;
 on_both_backends!(
     checkpoints_and_proofs,
     the_database_refuses_changes,
-    tamper_matrix
+    tamper_matrix,
+    small_rounds_integrate_every_event_once
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_closure-audit");
@@ -584,6 +585,93 @@ fn rewrite(app: &TestApp, t: &Built) {
         cp.note.replace('\'', "''")
     ));
     app.sql(&sql);
+}
+
+/// An event written straight into the table, as a writer of its own.
+fn insert_event(c: &mut diesel::PgConnection, marker: &str) {
+    use diesel::connection::SimpleConnection;
+    c.batch_execute(&format!(
+        "INSERT INTO audit_events (at, action, details) VALUES (1, 'test.marker', '{{\"marker\":\"{marker}\"}}')"
+    ))
+    .unwrap();
+}
+
+/// Rounds until every event is a leaf: other tests' transactions on the
+/// server hold the horizon back for moments. The events, once they are.
+async fn round_until_integrated(app: &TestApp) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        app.state.log.round(&app.state.db).unwrap();
+        let events = app.events("").await;
+        if events.iter().all(|e| e["leaf_index"].is_number()) {
+            return events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events not integrated: {events:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Rounds of two events at most, so that every round but the last is full
+/// and the next reads on from where it stopped. On PostgreSQL, a transaction
+/// (`late`) takes a sequence number before another (`early`, older) commits
+/// three events after it, and commits only after a round has taken two of
+/// those: its event, below the last one taken, must still be integrated
+/// (before the watermark passes it), and every event exactly once.
+async fn small_rounds_integrate_every_event_once(b: Backend) {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn_with(b, |s| {
+        s.sequencer_enabled = false;
+        s.sequencer_round_events = 2;
+    })
+    .await;
+    let (_, sys) = app.user("force_system", Some("kent"), None).await;
+    for i in 0..5 {
+        let (status, _) = app
+            .post_closure(&sys, &closure_body("kent", &format!("SMALL-{i}")))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let mut events = round_until_integrated(&app).await;
+    if app.is_postgres() {
+        let url = &app.settings.database_url;
+        let mut early = diesel::PgConnection::establish(url).unwrap();
+        let mut late = diesel::PgConnection::establish(url).unwrap();
+        early
+            .batch_execute("BEGIN; SELECT pg_current_xact_id();")
+            .unwrap();
+        late.batch_execute("BEGIN;").unwrap();
+        insert_event(&mut late, "late");
+        for i in 0..3 {
+            insert_event(&mut early, &format!("early-{i}"));
+        }
+        early.batch_execute("COMMIT").unwrap();
+        // A full round of two of `early`'s events, `late` still open.
+        app.state.log.round(&app.state.db).unwrap();
+        late.batch_execute("COMMIT").unwrap();
+        events = round_until_integrated(&app).await;
+    }
+    let mut leaves: Vec<u64> = events
+        .iter()
+        .map(|e| e["leaf_index"].as_u64().unwrap())
+        .collect();
+    leaves.sort();
+    assert_eq!(leaves, (0..events.len() as u64).collect::<Vec<_>>());
+    let markers = events
+        .iter()
+        .filter(|e| e["action"] == "test.marker")
+        .count();
+    assert_eq!(markers, if app.is_postgres() { 4 } else { 0 });
+    let report: Value = app
+        .get("/api/v1/audit/verify", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true, "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,11 @@
 //! - `merkle_leaves` holds leaves `0..n`, each naming one event by `seq`;
 //!   append-only. On SQLite leaves follow `seq` order; on PostgreSQL, the
 //!   order in which transactions became final (see [`crate::db::log::pending_events`]).
+//! - PostgreSQL: every event of a transaction below `log_state.watermark` is
+//!   in the tree. Between full rounds the sequencer keeps a cursor
+//!   ([`crate::db::log::Cursor`], set only after its round committed): every
+//!   event of a transaction in `[watermark, cursor.horizon)` up to
+//!   `cursor.last_seq` is in the tree, so the next round reads on from there.
 //! - `log_state.tree_size` = `n`: the leaves the tiles hold. `merkle_tiles`
 //!   holds every full tile of the tree of `n` leaves (written once,
 //!   append-only), and `merkle_tile_tails` each level's partial tile of that
@@ -92,6 +97,10 @@ pub struct Log {
     /// The last round took as many events as a round may: more are waiting,
     /// so the next round starts at once.
     backlog: AtomicBool,
+    /// Events a round integrates at most.
+    round_events: i64,
+    /// PostgreSQL: where the last full round stopped (see [`crate::db::log::Cursor`]).
+    cursor: std::sync::Mutex<Option<crate::db::log::Cursor>>,
 }
 
 impl Log {
@@ -107,7 +116,15 @@ impl Log {
             lag: sequencer::Lag::new(),
             catching_up: AtomicBool::new(false),
             backlog: AtomicBool::new(false),
+            cursor: Default::default(),
+            round_events: sequencer::ROUND_EVENTS,
         }
+    }
+
+    /// At most `n` events per round (`sequencer_round_events`).
+    pub fn with_round_events(mut self, n: u32) -> Log {
+        self.round_events = i64::from(n.max(1));
+        self
     }
 }
 

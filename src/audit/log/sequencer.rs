@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Events integrated per round at most.
-const ROUND_LIMIT: i64 = 20_000;
+/// Events integrated per round at most, unless configured
+/// (`sequencer_round_events`).
+pub(super) const ROUND_EVENTS: i64 = 20_000;
 
 /// Leaves stored before tiles that one round builds tiles for, at most.
 const CATCH_UP_LIMIT: i64 = 200_000;
@@ -57,6 +58,8 @@ impl Log {
     /// lock, there was nothing to do, or the round only built tiles for leaves
     /// stored before tiles were (see [`Log::catch_up`]).
     pub fn round(&self, db: &Db) -> AppResult<Option<SignedCheckpoint>> {
+        let cursor = *self.cursor.lock().expect("cursor lock");
+        let mut next_cursor = None;
         let cp = db.write_blocking(|c| {
             if !store::try_sequencer_lock(c)? {
                 return Ok(None);
@@ -72,9 +75,11 @@ impl Log {
                 events,
                 watermark,
                 horizon,
-            } = store::pending_events(c, ROUND_LIMIT)?;
+                cursor,
+            } = store::pending_events(c, self.round_events, cursor)?;
+            next_cursor = cursor;
             self.backlog
-                .store(events.len() as i64 >= ROUND_LIMIT, Ordering::Relaxed);
+                .store(events.len() as i64 >= self.round_events, Ordering::Relaxed);
             let latest = store::latest_checkpoint(c)?;
             if let Some(w) = watermark {
                 store::set_watermark(c, w)?;
@@ -107,6 +112,8 @@ impl Log {
             store::insert_checkpoint(c, &checkpoint_row(&cp))?;
             Ok(Some(cp))
         })?;
+        // Kept only once the round has committed: a cursor says what the tree holds.
+        *self.cursor.lock().expect("cursor lock") = next_cursor;
         if let Some(cp) = &cp {
             self.witness(cp);
         }
