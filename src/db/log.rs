@@ -5,12 +5,14 @@ use super::events::EventRow;
 use super::schema::{audit_events, checkpoints, log_state, merkle_leaves};
 use super::{Conn, stream_rows, with_conn};
 use crate::error::AppResult;
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = merkle_leaves)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
 pub struct LeafRow {
     pub leaf_index: i64,
     pub seq: i64,
@@ -117,9 +119,22 @@ pub fn leaf_of(conn: &mut Conn, seq: i64) -> AppResult<Option<i64>> {
         .optional())?)
 }
 
+/// Stores a round's leaves: PostgreSQL by `COPY` (binary), in one statement
+/// however many; SQLite by multi-row inserts.
 pub fn insert_leaves(conn: &mut Conn, rows: &[LeafRow]) -> AppResult<()> {
-    for chunk in rows.chunks(2000) {
-        with_conn!(conn, c => diesel::insert_into(merkle_leaves::table).values(chunk).execute(c))?;
+    match conn {
+        Conn::Postgres(c) => {
+            diesel::copy_from(merkle_leaves::table)
+                .from_insertable(rows)
+                .execute(*c)?;
+        }
+        Conn::Sqlite(c) => {
+            for chunk in rows.chunks(2000) {
+                diesel::insert_into(merkle_leaves::table)
+                    .values(chunk)
+                    .execute(*c)?;
+            }
+        }
     }
     Ok(())
 }
@@ -197,23 +212,37 @@ pub fn pending_events(conn: &mut Conn, limit: i64, cursor: Option<Cursor>) -> Ap
                 .bind::<BigInt, _>(watermark)
                 .bind::<BigInt, _>(horizon)
                 .load::<EventRow>(*c)?,
-                // After a full round: the old window from its last seq on (a
-                // walk of the primary key), and the transactions that have
-                // become final since (a walk of the txid index).
-                Some(k) => diesel::sql_query(format!(
-                    "SELECT {COLS} FROM ( \
-                       (SELECT {COLS} FROM audit_events e WHERE e.seq > $4 AND e.txid >= $1 \
-                        AND e.txid < LEAST($3, $2) AND {NO_LEAF} ORDER BY e.seq LIMIT {limit}) \
-                       UNION ALL \
-                       (SELECT {COLS} FROM audit_events e WHERE e.txid >= GREATEST(LEAST($3, $2), $1) \
-                        AND e.txid < $2 AND {NO_LEAF} ORDER BY e.seq LIMIT {limit}) \
-                     ) u ORDER BY seq LIMIT {limit}"
-                ))
-                .bind::<BigInt, _>(watermark)
-                .bind::<BigInt, _>(horizon)
-                .bind::<BigInt, _>(k.horizon)
-                .bind::<BigInt, _>(k.last_seq)
-                .load::<EventRow>(*c)?,
+                // After a full round: the old window from its last seq on, and
+                // the transactions that have become final since.
+                Some(k) => {
+                    let old_end = k.horizon.min(horizon);
+                    // Sorting off: the one plan left is a walk of the primary
+                    // key from `last_seq` that stops after `limit` (the txid
+                    // index would read the whole window to sort it).
+                    c.batch_execute("SET LOCAL enable_sort = off")?;
+                    let mut rows = diesel::sql_query(format!(
+                        "SELECT {COLS} FROM audit_events e WHERE e.seq > $1 AND e.txid >= $2 \
+                         AND e.txid < $3 AND {NO_LEAF} ORDER BY e.seq LIMIT {limit}"
+                    ))
+                    .bind::<BigInt, _>(k.last_seq)
+                    .bind::<BigInt, _>(watermark)
+                    .bind::<BigInt, _>(old_end)
+                    .load::<EventRow>(*c)?;
+                    c.batch_execute("SET LOCAL enable_sort = DEFAULT")?;
+                    // Few: what committed since that round (a walk of the txid index).
+                    rows.extend(
+                        diesel::sql_query(format!(
+                            "SELECT {COLS} FROM audit_events e WHERE e.txid >= $1 AND e.txid < $2 \
+                             AND {NO_LEAF} ORDER BY e.seq LIMIT {limit}"
+                        ))
+                        .bind::<BigInt, _>(old_end.max(watermark))
+                        .bind::<BigInt, _>(horizon)
+                        .load::<EventRow>(*c)?,
+                    );
+                    rows.sort_unstable_by_key(|r| r.seq);
+                    rows.truncate(limit as usize);
+                    rows
+                }
             };
             let full = rows.len() as i64 >= limit;
             let cursor = rows.last().filter(|_| full).map(|last| Cursor {

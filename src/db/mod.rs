@@ -406,7 +406,8 @@ pub fn plan_index_walks(conn: &mut Conn) -> AppResult<()> {
         diesel::connection::SimpleConnection::batch_execute(
             *c,
             "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
-             SET LOCAL enable_bitmapscan = off; SET LOCAL max_parallel_workers_per_gather = 0;",
+             SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; \
+             SET LOCAL max_parallel_workers_per_gather = 0;",
         )?;
     }
     Ok(())
