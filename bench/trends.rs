@@ -193,30 +193,7 @@ fn check(body: &str, url: &str) -> (usize, f64) {
     (groups, worst)
 }
 
-/// The machine's load: 1-minute load average, and the CPU time (user+system)
-/// the whole machine spent per second of `secs`, from /proc/stat.
-fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let cpu = stat.lines().next().unwrap_or("");
-    let v: Vec<u64> = cpu
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    v.iter().take(3).sum::<u64>() + v.get(5).copied().unwrap_or(0) + v.get(6).copied().unwrap_or(0)
-}
-
-fn self_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let v: Vec<u64> = after
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    // utime and stime are fields 14 and 15 (11 and 12 after the name and state).
-    v.get(10).copied().unwrap_or(0) + v.get(11).copied().unwrap_or(0)
-}
-
+/// The 1-, 5- and 15-minute load averages.
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -383,7 +360,7 @@ async fn main() {
             let (base, inspectors) = (server.base.clone(), inspectors.clone());
             tokio::spawn(decide(base, inspectors, rows, decide_rate, seconds))
         };
-        let (cpu0, self0, t0) = (cpu_ticks(), self_ticks(), Instant::now());
+        let meter = CpuMeter::start(Some(server.child.id()));
         let posts = open_loop(
             format!("{}/api/v1/closures", server.base),
             kent.clone(),
@@ -394,15 +371,10 @@ async fn main() {
         .await;
         let decided = decider.await.unwrap();
         stop.store(true, Ordering::Relaxed);
-        let (cpu1, self1, wall) = (cpu_ticks(), self_ticks(), t0.elapsed().as_secs_f64());
+        let cpu = meter.stop();
         let mut trend_ms = reader.await.unwrap();
         let mut base = baseline.join().unwrap();
-        let ticks = 100.0; // USER_HZ
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1) as f64;
-        let busy = (cpu1 - cpu0) as f64 / ticks / wall / cores * 100.0;
-        let mine = (self1 - self0) as f64 / ticks / wall / cores * 100.0;
+        let (busy, mine) = (cpu.busy * 100.0, cpu.own * 100.0);
 
         // The final answer, nothing posting now, against the database.
         let (_, body) = get_ms(&client, &server.base, &token, "group_by=month,force_id").await;

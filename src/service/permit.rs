@@ -20,9 +20,20 @@ pub fn caller(user: &AuthUser) -> Caller<'_> {
 /// `Ok` when `user` may do `action` to `resource`: 403 with the rule, or 404
 /// for a closure outside the caller's force.
 pub fn permit(user: &AuthUser, action: Action, resource: Resource) -> AppResult<()> {
+    permit_or(user, action, resource, not_found)
+}
+
+/// [`permit`], with `missing` as the 404 for a resource of another force
+/// (which must look like one that does not exist).
+pub fn permit_or(
+    user: &AuthUser,
+    action: Action,
+    resource: Resource,
+    missing: impl FnOnce() -> AppError,
+) -> AppResult<()> {
     match authorize(&caller(user), action, resource) {
         Verdict::Allow => Ok(()),
         Verdict::Forbidden(rule) => Err(AppError::Forbidden(rule)),
-        Verdict::NotFound => Err(not_found()),
+        Verdict::NotFound => Err(missing()),
     }
 }

@@ -9,7 +9,7 @@ use crate::db::webhooks::{
     self as store, AttemptChange, ListedDelivery, NewDelivery, NewMessage, SubscriptionRow,
 };
 use crate::db::{Conn, now_micros};
-use crate::domain::authorize::{self, Resource, Verdict, authorize};
+use crate::domain::authorize::{self, Resource};
 use crate::domain::conflicts::Clash;
 use crate::domain::time::rfc3339;
 use crate::domain::webhooks::{
@@ -19,7 +19,7 @@ use crate::domain::webhooks::{
 };
 use crate::error::{AppError, AppResult};
 use crate::service::closures::Closure;
-use crate::service::permit::{caller as rules_caller, permit};
+use crate::service::permit::{permit, permit_or};
 use crate::service::{Context, Parsed};
 use base64::Engine;
 use rand::{Rng, RngCore};
@@ -61,15 +61,13 @@ fn no_such_subscription() -> AppError {
 /// The subscription, when it exists and is the caller's force's; 404 otherwise.
 fn owned(c: &mut Conn, caller: &AuthUser, id: &str) -> AppResult<SubscriptionRow> {
     let row = store::find(c, id)?.ok_or_else(no_such_subscription)?;
-    match authorize(
-        &rules_caller(caller),
+    permit_or(
+        caller,
         authorize::Action::ManageWebhooks,
         Resource::Force(&row.force_id),
-    ) {
-        Verdict::Allow => Ok(row),
-        Verdict::Forbidden(rule) => Err(AppError::Forbidden(rule)),
-        Verdict::NotFound => Err(no_such_subscription()),
-    }
+        no_such_subscription,
+    )?;
+    Ok(row)
 }
 
 /// A new secret: `whsec_` and the base64 of 32 random bytes.
