@@ -228,13 +228,7 @@ async fn the_database_refuses_changes(b: Backend) {
     if app.is_postgres() {
         assert!(app.sql_err("TRUNCATE audit_events").contains("append-only"));
     }
-    let report: Value = app
-        .get("/api/v1/audit/verify", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(report["ok"], true, "{report}");
+    assert_intact(&app).await;
 }
 
 /// What the offline verifier says of the log as it is in the database now.
@@ -587,6 +581,17 @@ fn rewrite(app: &TestApp, t: &Built) {
     app.sql(&sql);
 }
 
+/// `/audit/verify` finds the log intact.
+async fn assert_intact(app: &TestApp) {
+    let report: Value = app
+        .get("/api/v1/audit/verify", &app.admin_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+}
+
 /// An event written straight into the table, as a writer of its own.
 fn insert_event(c: &mut diesel::PgConnection, marker: &str) {
     use diesel::connection::SimpleConnection;
@@ -665,13 +670,7 @@ async fn small_rounds_integrate_every_event_once(b: Backend) {
         .filter(|e| e["action"] == "test.marker")
         .count();
     assert_eq!(markers, if app.is_postgres() { 4 } else { 0 });
-    let report: Value = app
-        .get("/api/v1/audit/verify", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(report["ok"], true, "{report}");
+    assert_intact(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -727,13 +726,7 @@ async fn two_instances_on_one_postgres_make_one_log() {
     let cp2 = second.settle().await;
     assert_eq!(cp2["root_hash"], cp["root_hash"]);
     for app in [&first, &second] {
-        let report: Value = app
-            .get("/api/v1/audit/verify", &app.admin_token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(report["ok"], true, "{report}");
+        assert_intact(app).await;
     }
     // Checkpoints signed along the way are all consistent with the last: no fork.
     let witnessed: Vec<Value> = [&first, &second]
