@@ -373,12 +373,7 @@ async fn export_closures(app: &TestApp, built: &Built) {
 
 async fn expect_caught(app: &TestApp, built: &Built, want: i64, what: &str) {
     export_closures(app, built).await;
-    let report: Value = app
-        .get("/api/v1/audit/verify", &app.admin_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = verify_report(app).await;
     assert_eq!(
         report["ok"], false,
         "{what}: /audit/verify missed it: {report}"
@@ -505,12 +500,7 @@ async fn tamper_matrix(b: Backend) {
         let app = TestApp::spawn(b.clone()).await;
         let built = build(&app).await;
         // Intact before: both verifiers agree.
-        let report: Value = app
-            .get("/api/v1/audit/verify", &app.admin_token)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let report = verify_report(&app).await;
         assert_eq!(report["ok"], true, "{what}: before: {report}");
         export_closures(&app, &built).await;
         let (ok, report) = offline(
@@ -581,14 +571,18 @@ fn rewrite(app: &TestApp, t: &Built) {
     app.sql(&sql);
 }
 
-/// `/audit/verify` finds the log intact.
-async fn assert_intact(app: &TestApp) {
-    let report: Value = app
-        .get("/api/v1/audit/verify", &app.admin_token)
+/// `/audit/verify`'s report, asked by the admin.
+async fn verify_report(app: &TestApp) -> Value {
+    app.get("/api/v1/audit/verify", &app.admin_token)
         .await
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `/audit/verify` finds the log intact.
+async fn assert_intact(app: &TestApp) {
+    let report = verify_report(app).await;
     assert_eq!(report["ok"], true, "{report}");
 }
 
