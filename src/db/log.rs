@@ -145,7 +145,7 @@ pub fn insert_leaves(conn: &mut Conn, rows: &[LeafRow]) -> AppResult<()> {
 /// It lets the next round read on from `last_seq` rather than walk again what
 /// the rounds of a backlog have integrated (each round would otherwise probe
 /// every event of the window: quadratic in the backlog).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Cursor {
     pub horizon: i64,
     pub last_seq: i64,
@@ -202,16 +202,21 @@ pub fn pending_events(conn: &mut Conn, limit: i64, cursor: Option<Cursor>) -> Ap
             )
             .get_result::<Num>(*c)?
             .v;
-            let rows = match cursor {
-                // The window of the watermark, whole: the first round, or the
-                // first after the watermark moved.
-                None => diesel::sql_query(format!(
+            // The events of transactions in `[from, to)` with no leaf, by `seq`
+            // (a walk of the txid index).
+            let window = |c: &mut PgConnection, from: i64, to: i64| {
+                diesel::sql_query(format!(
                     "SELECT {COLS} FROM audit_events e WHERE e.txid >= $1 AND e.txid < $2 \
                      AND {NO_LEAF} ORDER BY e.seq LIMIT {limit}"
                 ))
-                .bind::<BigInt, _>(watermark)
-                .bind::<BigInt, _>(horizon)
-                .load::<EventRow>(*c)?,
+                .bind::<BigInt, _>(from)
+                .bind::<BigInt, _>(to)
+                .load::<EventRow>(c)
+            };
+            let rows = match cursor {
+                // The window of the watermark, whole: the first round, or the
+                // first after the watermark moved.
+                None => window(c, watermark, horizon)?,
                 // After a full round: the old window from its last seq on, and
                 // the transactions that have become final since.
                 Some(k) => {
@@ -229,16 +234,8 @@ pub fn pending_events(conn: &mut Conn, limit: i64, cursor: Option<Cursor>) -> Ap
                     .bind::<BigInt, _>(old_end)
                     .load::<EventRow>(*c)?;
                     c.batch_execute("SET LOCAL enable_sort = DEFAULT")?;
-                    // Few: what committed since that round (a walk of the txid index).
-                    rows.extend(
-                        diesel::sql_query(format!(
-                            "SELECT {COLS} FROM audit_events e WHERE e.txid >= $1 AND e.txid < $2 \
-                             AND {NO_LEAF} ORDER BY e.seq LIMIT {limit}"
-                        ))
-                        .bind::<BigInt, _>(old_end.max(watermark))
-                        .bind::<BigInt, _>(horizon)
-                        .load::<EventRow>(*c)?,
-                    );
+                    // Few: what committed since that round.
+                    rows.extend(window(c, old_end.max(watermark), horizon)?);
                     rows.sort_unstable_by_key(|r| r.seq);
                     rows.truncate(limit as usize);
                     rows
