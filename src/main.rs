@@ -20,27 +20,43 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's option numbers (its `mimalloc.h`, v3), which its crate does not name.
 const MI_OPTION_ARENA_EAGER_COMMIT: i32 = 4;
 const MI_OPTION_PURGE_DELAY: i32 = 15;
+const MI_OPTION_ALLOW_THP: i32 = 43;
 
-/// Memory freed goes back to the system at once, and arenas are committed as
-/// they are used rather than whole. mimalloc's defaults keep freed pages for a
-/// later allocation of the same thread, so a thread that goes idle after a
-/// burst kept all of it: the two password threads after one argon2 hash each
-/// (19 MiB apiece), ingest after a large batch, an export's pages. With these
-/// an empty server rests at about 20 MiB instead of 65 (BENCHMARKS.md, issue
-/// 15, memory). Defaults only: `MIMALLOC_PURGE_DELAY` and
-/// `MIMALLOC_ARENA_EAGER_COMMIT` in the environment still win.
+/// Memory freed goes back to the system at once, arenas are committed as
+/// they are used rather than whole, and no transparent huge pages. mimalloc's
+/// defaults keep freed pages for a later allocation of the same thread, so a
+/// thread that goes idle after a burst kept all of it: the two password
+/// threads after one argon2 hash each (19 MiB apiece), ingest after a large
+/// batch, an export's pages. And it asks the kernel for huge pages on its
+/// arenas (`MADV_HUGEPAGE`), where the kernel's `khugepaged` fills each 2 MiB
+/// range back in around what was freed: a server at rest after ingesting
+/// 1,000,000 closures crept from 34 to 75–110 MiB with nothing to do, and
+/// back to 34 MiB without huge pages, at the same ingest rate (BENCHMARKS.md,
+/// issue 15, memory). Defaults only: `MIMALLOC_PURGE_DELAY`,
+/// `MIMALLOC_ARENA_EAGER_COMMIT` and `MIMALLOC_ALLOW_THP` in the environment
+/// still win.
 fn return_freed_memory() {
     // (mimalloc reads its options at load time, so `mi_option_set_default`
     // would come too late: the environment is looked at here instead.)
     for (option, env) in [
         (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY"),
         (MI_OPTION_ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT"),
+        (MI_OPTION_ALLOW_THP, "MIMALLOC_ALLOW_THP"),
     ] {
         if std::env::var_os(env).is_none() {
             // SAFETY: sets one of mimalloc's documented options to a documented
             // value, before any thread other than this one exists.
             unsafe { libmimalloc_sys::mi_option_set(option, 0) };
         }
+    }
+    // mimalloc turns huge pages off for the process itself only when the
+    // option is off at load time; the arena it made then is already marked
+    // for them, so the process says so to the kernel here (this covers every
+    // mapping, that arena included).
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
     }
 }
 
