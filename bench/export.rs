@@ -4,7 +4,7 @@
 //! server's peak memory; and the monthly trend by force beside the same GROUP BY
 //! run directly in the database.
 //!
-//! `cargo bench --bench export` (BENCH_ROWS for the larger count).
+//! `cargo bench --bench export` (BENCH_ROWS for the larger count; BENCH_ONLY=sqlite|postgres).
 
 #[path = "seed.rs"]
 mod seed;
@@ -85,7 +85,11 @@ async fn main() {
         "\n| backend | rows | trends.csv month×force: first request (computed) ms | next 40 requests: p50 ms | p95 ms | same GROUP BY in the database, median of 5 (ms) | GROUP BY / p95 |\n|---|---|---|---|---|---|---|\n",
     );
     let end_us = chrono::Utc::now().timestamp_micros();
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     for backend in ["sqlite", "postgres"] {
+        if !only.is_empty() && only != backend {
+            continue;
+        }
         let dir = tempfile::tempdir().unwrap();
         let pg = (backend == "postgres").then(|| PgDb::create("bench_export"));
         let path = dir.path().join("export.db").display().to_string();
