@@ -38,7 +38,7 @@ pub fn export_offline(settings: &Settings, what: ExportWhat) -> Result<(), Strin
             .from_writer(sink(out)?);
         w.write_record(&header).map_err(|e| e.to_string())?;
         let mut failed = None;
-        let rows = run(&mut |cells: Vec<String>| {
+        let rows = run(&mut |cells: &[&str]| {
             let res = w.write_record(
                 cells
                     .iter()

@@ -12,6 +12,7 @@
 
 mod checkpointer;
 pub mod closures;
+pub mod copy_out;
 pub mod cosignatures;
 pub(crate) mod described;
 pub mod events;

@@ -1,7 +1,8 @@
 //! The columns of `closures.csv` (API.md, "Exports") and one closure as a record.
 
-use crate::db::closures::ClosureRow;
+use crate::db::closures::CsvRow;
 use crate::db::rfc3339;
+use std::borrow::Cow;
 
 pub const COLUMNS: [&str; 33] = [
     "id",
@@ -41,36 +42,60 @@ pub const COLUMNS: [&str; 33] = [
 
 /// One closure in [`COLUMNS`] order; the decision columns hold the latest
 /// decision, hours to decision run from `received_at` to it.
-pub fn record(r: &ClosureRow) -> Vec<String> {
-    let o = |v: &Option<String>| v.clone().unwrap_or_default();
-    let mut cells = vec![
-        r.id.clone(),
-        r.force_id.clone(),
-        o(&r.division),
-        r.crime_reference.clone(),
-        r.source_event_id.clone(),
-        r.offence_category.clone(),
-        o(&r.home_office_offence_code),
-        r.domestic_abuse_flag.to_string(),
-        r.outcome_code.to_string(),
-        rfc3339(r.crime_recorded_at),
-        rfc3339(r.closure_proposed_at),
-        rfc3339(r.received_at),
-        r.proposed_by_officer_id.clone(),
-        r.proposed_by_rank.clone(),
-        r.status.clone(),
-        o(&r.decision),
-        o(&r.decided_by_officer_id),
-        o(&r.decided_by_rank),
-        r.decided_at.map(rfc3339).unwrap_or_default(),
+pub fn record<'a>(r: &CsvRow<'a>) -> [Cow<'a, str>; 33] {
+    let o = |v: Option<&'a str>| Cow::Borrowed(v.unwrap_or_default());
+    let b = Cow::Borrowed;
+    let [
+        sex,
+        age,
+        ethnicity,
+        disability,
+        religion,
+        orientation,
+        gender,
+        marriage,
+        pregnancy,
+    ] = r.victim.map(o);
+    [
+        b(r.id),
+        b(r.force_id),
+        o(r.division),
+        b(r.crime_reference),
+        b(r.source_event_id),
+        b(r.offence_category),
+        o(r.home_office_offence_code),
+        b(if r.domestic_abuse_flag {
+            "true"
+        } else {
+            "false"
+        }),
+        r.outcome_code.to_string().into(),
+        rfc3339(r.crime_recorded_at).into(),
+        rfc3339(r.closure_proposed_at).into(),
+        rfc3339(r.received_at).into(),
+        b(r.proposed_by_officer_id),
+        b(r.proposed_by_rank),
+        b(r.status),
+        o(r.decision),
+        o(r.decided_by_officer_id),
+        o(r.decided_by_rank),
+        r.decided_at.map(rfc3339).unwrap_or_default().into(),
         r.decided_at
             .map(|d| super::trends::fmt2((d - r.received_at) as f64 / 3.6e9))
-            .unwrap_or_default(),
-        r.rationale.clone(),
-        o(&r.decision_rationale),
-        r.review_flags.clone(),
-        o(&r.risk_level),
-    ];
-    cells.extend(r.victim().iter().map(|v| v.unwrap_or_default().to_string()));
-    cells
+            .unwrap_or_default()
+            .into(),
+        b(r.rationale),
+        o(r.decision_rationale),
+        b(r.review_flags),
+        o(r.risk_level),
+        sex,
+        age,
+        ethnicity,
+        disability,
+        religion,
+        orientation,
+        gender,
+        marriage,
+        pregnancy,
+    ]
 }

@@ -13,11 +13,15 @@ use crate::error::AppResult;
 use crate::export::months::Months;
 use std::sync::Arc;
 
-pub type Out<'a> = &'a mut dyn FnMut(Vec<String>) -> bool;
+/// Where a producer hands each record's cells (not yet neutralised).
+pub type Out<'a> = &'a mut dyn FnMut(&[&str]) -> bool;
 
 /// Every closure matching `filter`, oldest received first.
 pub fn closures(db: &Db, filter: &ClosureFilter, out: Out) -> AppResult<u64> {
-    closures::for_each(db, filter, |r| out(closures_csv::record(r)))
+    closures::for_each_csv(db, filter, |r| {
+        let cells = closures_csv::record(r);
+        out(&cells.each_ref().map(|c| c.as_ref()))
+    })
 }
 
 /// What a trend table is made of.
@@ -64,7 +68,7 @@ pub fn trends(db: &Db, spec: &TrendSpec, cache: Option<&TrendCache>, out: Out) -
     let mut rows = 0;
     for row in table.iter() {
         rows += 1;
-        if !out(row.clone()) {
+        if !out(&row.iter().map(String::as_str).collect::<Vec<_>>()) {
             break;
         }
     }

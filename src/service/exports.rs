@@ -146,7 +146,7 @@ pub async fn trend_table(
         let mut rows = Vec::new();
         let result = if visible {
             produce::trends(&db, &spec, Some(&cache), &mut |row| {
-                rows.push(row);
+                rows.push(row.iter().map(|c| c.to_string()).collect());
                 true
             })
             .map(drop)

@@ -234,6 +234,27 @@ async fn closures_csv_is_exact_safe_and_scoped(b: Backend) {
     assert_eq!(counts, [3, 1, 2, 0]);
     assert!(ends.iter().all(|e| e["details"]["completed"] == true));
 
+    // Every filter kind: a text value with quotes and SQL in it is a value,
+    // and a number is one.
+    for (query, expected) in [
+        ("division=-North%2C%20%22quoted%22", vec![c1["id"].clone()]),
+        ("division=x%27%3B%20DROP%20TABLE%20closures%3B%20--", vec![]),
+        ("force_id=kent&outcome_code=15", vec![]),
+        (
+            "force_id=kent&outcome_code=16&status=signed_off",
+            vec![c2["id"].clone()],
+        ),
+    ] {
+        let (status, body, _) = csv(
+            &app,
+            &format!("/api/v1/exports/closures.csv?{query}"),
+            &national,
+        )
+        .await;
+        assert_eq!(status, 200, "{query}");
+        let ids: Vec<Value> = rows(&body).iter().map(|r| json!(r["id"])).collect();
+        assert_eq!(ids, expected, "{query}");
+    }
     // The offline export writes the same file.
     let out = app.dir.path().join("offline.csv");
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_closure-audit"))
@@ -1289,4 +1310,65 @@ async fn decide(inst: &TestApp, token: &str, id: &str, decision: &str, version: 
         "{}",
         res.text().await.unwrap()
     );
+}
+
+/// PostgreSQL's `COPY` reader (the export's): every row and field as sent,
+/// and a reader that stops early, or fails part way, leaves the connection
+/// ready for its next statement.
+#[test]
+fn copy_rows_reads_everything_and_leaves_the_connection_ready() {
+    use closure_audit::db::copy_out::copy_rows;
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let Some(Backend::Postgres(url)) = Backend::postgres() else {
+        return;
+    };
+    let mut c = PgConnection::establish(&url).unwrap();
+    let query = "SELECT g::bigint, 'row ' || g || ' ''é''', CASE WHEN g % 2 = 0 THEN NULL ELSE g::bigint END, \
+                 g % 3 = 0, decode('00ff', 'hex') FROM generate_series(1, 2000) g ORDER BY 1";
+    let mut seen = Vec::new();
+    let n = copy_rows(&mut c, query, |r| {
+        seen.push((
+            r.i64(0)?,
+            r.text(1)?.to_string(),
+            r.opt_i64(2)?.is_some(),
+            r.bool(3)?,
+            r.bytes(4)?.to_vec(),
+        ));
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(n, 2000);
+    assert_eq!(
+        seen[0],
+        (1, "row 1 'é'".to_string(), true, false, vec![0, 255])
+    );
+    assert_eq!(
+        seen[2],
+        (3, "row 3 'é'".to_string(), true, true, vec![0, 255])
+    );
+    assert!(!seen[1].2, "NULL read as NULL");
+    assert!(seen.iter().enumerate().all(|(i, s)| s.0 == i as i64 + 1));
+    // Stopped after three rows: three handed on, the connection still usable.
+    let n = copy_rows(&mut c, query, |r| Ok(r.i64(0)? < 3)).unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(diesel::sql_query("SELECT 1").execute(&mut c).unwrap(), 1);
+    // A field read as the wrong type is an error, and the connection is still usable.
+    assert!(copy_rows(&mut c, query, |r| r.i32(0).map(|_| true)).is_err());
+    assert_eq!(diesel::sql_query("SELECT 1").execute(&mut c).unwrap(), 1);
+    // A COPY that PostgreSQL ends with an error part way is an error, not
+    // the rows before it.
+    let mut before = 0;
+    let failed = copy_rows(
+        &mut c,
+        "SELECT 1 / (g - 1500) FROM generate_series(1, 2000) g",
+        |_| {
+            before += 1;
+            Ok(true)
+        },
+    );
+    assert!(failed.is_err(), "{failed:?} after {before} rows");
+    assert_eq!(diesel::sql_query("SELECT 1").execute(&mut c).unwrap(), 1);
+    // A statement PostgreSQL refuses is an error, not a panic.
+    assert!(copy_rows(&mut c, "SELECT no_such_column FROM pg_class", |_| Ok(true)).is_err());
+    assert_eq!(diesel::sql_query("SELECT 1").execute(&mut c).unwrap(), 1);
 }

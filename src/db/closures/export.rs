@@ -7,6 +7,28 @@ use crate::error::{AppError, AppResult};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
+/// A value bound to a statement made at run time.
+#[derive(Debug, Clone)]
+enum Bind {
+    Text(String),
+    Int(i32),
+    Big(i64),
+}
+
+macro_rules! bound {
+    ($sql:expr, $binds:expr) => {{
+        let mut q = diesel::sql_query($sql).into_boxed();
+        for b in $binds {
+            q = match b {
+                Bind::Text(v) => q.bind::<Text, _>(v.clone()),
+                Bind::Int(v) => q.bind::<Integer, _>(*v),
+                Bind::Big(v) => q.bind::<BigInt, _>(*v),
+            };
+        }
+        q
+    }};
+}
+
 /// A chunk of closures for an export or a report, oldest received first, after
 /// the keyset position `after` = (received_at, id).
 pub fn export_page(
@@ -134,6 +156,161 @@ fn stream_pg(
     Ok(())
 }
 
+/// What `closures.csv` shows of a closure, borrowed from where it was read:
+/// a [`ClosureRow`] (SQLite), or PostgreSQL's `COPY` buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct CsvRow<'a> {
+    pub id: &'a str,
+    pub force_id: &'a str,
+    pub division: Option<&'a str>,
+    pub crime_reference: &'a str,
+    pub source_event_id: &'a str,
+    pub offence_category: &'a str,
+    pub home_office_offence_code: Option<&'a str>,
+    pub domestic_abuse_flag: bool,
+    pub outcome_code: i32,
+    pub crime_recorded_at: i64,
+    pub closure_proposed_at: i64,
+    pub received_at: i64,
+    pub proposed_by_officer_id: &'a str,
+    pub proposed_by_rank: &'a str,
+    pub status: &'a str,
+    pub decision: Option<&'a str>,
+    pub decided_by_officer_id: Option<&'a str>,
+    pub decided_by_rank: Option<&'a str>,
+    pub decided_at: Option<i64>,
+    pub rationale: &'a str,
+    pub decision_rationale: Option<&'a str>,
+    pub review_flags: &'a str,
+    pub risk_level: Option<&'a str>,
+    pub victim: [Option<&'a str>; 9],
+}
+
+impl ClosureRow {
+    pub fn csv_row(&self) -> CsvRow<'_> {
+        CsvRow {
+            id: &self.id,
+            force_id: &self.force_id,
+            division: self.division.as_deref(),
+            crime_reference: &self.crime_reference,
+            source_event_id: &self.source_event_id,
+            offence_category: &self.offence_category,
+            home_office_offence_code: self.home_office_offence_code.as_deref(),
+            domestic_abuse_flag: self.domestic_abuse_flag,
+            outcome_code: self.outcome_code,
+            crime_recorded_at: self.crime_recorded_at,
+            closure_proposed_at: self.closure_proposed_at,
+            received_at: self.received_at,
+            proposed_by_officer_id: &self.proposed_by_officer_id,
+            proposed_by_rank: &self.proposed_by_rank,
+            status: &self.status,
+            decision: self.decision.as_deref(),
+            decided_by_officer_id: self.decided_by_officer_id.as_deref(),
+            decided_by_rank: self.decided_by_rank.as_deref(),
+            decided_at: self.decided_at,
+            rationale: &self.rationale,
+            decision_rationale: self.decision_rationale.as_deref(),
+            review_flags: &self.review_flags,
+            risk_level: self.risk_level.as_deref(),
+            victim: self.victim(),
+        }
+    }
+}
+
+/// The columns of [`CsvRow`], in its order, as PostgreSQL's `COPY` reads them.
+const CSV_SELECT: &str = "id, force_id, division, crime_reference, source_event_id, \
+    offence_category, home_office_offence_code, domestic_abuse_flag, outcome_code, \
+    crime_recorded_at, closure_proposed_at, received_at, proposed_by_officer_id, \
+    proposed_by_rank, status, decision, decided_by_officer_id, decided_by_rank, decided_at, \
+    rationale, decision_rationale, review_flags, risk_level, victim_sex, victim_age_band, \
+    victim_ethnicity, victim_disability, victim_religion_or_belief, victim_sexual_orientation, \
+    victim_gender_reassignment, victim_marriage_or_civil_partnership, \
+    victim_pregnancy_or_maternity";
+
+impl<'a> CsvRow<'a> {
+    /// A row of [`CSV_SELECT`] as `COPY` sent it.
+    fn copied(r: &crate::db::copy_out::Fields<'a>) -> AppResult<Self> {
+        let mut victim = [None; 9];
+        for (i, v) in victim.iter_mut().enumerate() {
+            *v = r.opt_text(23 + i)?;
+        }
+        Ok(CsvRow {
+            id: r.text(0)?,
+            force_id: r.text(1)?,
+            division: r.opt_text(2)?,
+            crime_reference: r.text(3)?,
+            source_event_id: r.text(4)?,
+            offence_category: r.text(5)?,
+            home_office_offence_code: r.opt_text(6)?,
+            domestic_abuse_flag: r.bool(7)?,
+            outcome_code: r.i32(8)?,
+            crime_recorded_at: r.i64(9)?,
+            closure_proposed_at: r.i64(10)?,
+            received_at: r.i64(11)?,
+            proposed_by_officer_id: r.text(12)?,
+            proposed_by_rank: r.text(13)?,
+            status: r.text(14)?,
+            decision: r.opt_text(15)?,
+            decided_by_officer_id: r.opt_text(16)?,
+            decided_by_rank: r.opt_text(17)?,
+            decided_at: r.opt_i64(18)?,
+            rationale: r.text(19)?,
+            decision_rationale: r.opt_text(20)?,
+            review_flags: r.text(21)?,
+            risk_level: r.opt_text(22)?,
+            victim,
+        })
+    }
+}
+
+/// Calls `each` for every closure matching `f` as `closures.csv` shows it,
+/// oldest received first, until it answers false. Blocking. SQLite: as
+/// [`for_each`]. PostgreSQL: one `COPY` of the columns shown, in one
+/// snapshot, each row's fields borrowed where libpq received them
+/// ([`crate::db::copy_out`]) and handed on at once, with no typed row made.
+pub fn for_each_csv(
+    db: &Db,
+    f: &ClosureFilter,
+    mut each: impl FnMut(&CsvRow<'_>) -> bool,
+) -> AppResult<u64> {
+    if db.backend() != crate::db::Backend::Postgres {
+        return for_each(db, f, |r| each(&r.csv_row()));
+    }
+    db.read_blocking(|conn| {
+        let Conn::Postgres(c) = conn else {
+            return Err(AppError::internal("not a PostgreSQL connection"));
+        };
+        c.build_transaction().read_only().run(|c| {
+            let (conds, binds) = filter_conditions(f, |n, b| match b {
+                Bind::Text(_) => format!("current_setting('closure_audit.p{n}')"),
+                Bind::Int(v) => v.to_string(),
+                Bind::Big(v) => v.to_string(),
+            });
+            // The text values, bound, as settings of this transaction.
+            let mut set = Vec::new();
+            let mut texts = Vec::new();
+            for (i, b) in binds.iter().enumerate() {
+                if let Bind::Text(_) = b {
+                    texts.push(b.clone());
+                    set.push(format!(
+                        "set_config('closure_audit.p{}', ${}, true)",
+                        i + 1,
+                        texts.len()
+                    ));
+                }
+            }
+            if !set.is_empty() {
+                bound!(format!("SELECT {}", set.join(", ")), &texts).execute(c)?;
+            }
+            let query = format!(
+                "SELECT {CSV_SELECT} FROM closures{} ORDER BY received_at, id",
+                where_clause(&conds)
+            );
+            crate::db::copy_out::copy_rows(c, &query, |r| Ok(each(&CsvRow::copied(r)?)))
+        })
+    })
+}
+
 /// What a trend table reads of a closure: its group columns (those not asked
 /// for are read as constants) and its measures.
 #[derive(Debug, Clone, QueryableByName)]
@@ -223,14 +400,18 @@ fn trend_select(wanted: &[&str]) -> String {
     cols.join(", ")
 }
 
-/// The statement reading every [`TrendRow`] matching `f` (no order: the
-/// aggregation needs none, so no plan has to sort or page), and its binds.
-fn trend_query(f: &ClosureFilter, wanted: &[&str]) -> (String, Vec<Bind>) {
+/// The conditions of `f` on closures' columns, each value written by
+/// `param(n, value)` (its 1-based number among the values, and the value),
+/// and the values in that order.
+fn filter_conditions(
+    f: &ClosureFilter,
+    param: impl Fn(usize, &Bind) -> String,
+) -> (Vec<String>, Vec<Bind>) {
     let mut binds = Vec::new();
     let mut conds = Vec::new();
     let mut cond = |col: &str, op: &str, b: Bind| {
+        conds.push(format!("{col} {op} {}", param(binds.len() + 1, &b)));
         binds.push(b);
-        conds.push(format!("{col} {op} ${}", binds.len()));
     };
     if let Some(v) = &f.force_id {
         cond("force_id", "=", Bind::Text(v.clone()));
@@ -253,33 +434,27 @@ fn trend_query(f: &ClosureFilter, wanted: &[&str]) -> (String, Vec<Bind>) {
     if let Some(v) = f.to {
         cond("closure_proposed_at", "<", Bind::Big(v));
     }
-    let mut sql = format!("SELECT {} FROM closures", trend_select(wanted));
-    if !conds.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conds.join(" AND "));
+    (conds, binds)
+}
+
+fn where_clause(conds: &[String]) -> String {
+    if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
     }
+}
+
+/// The statement reading every [`TrendRow`] matching `f` (no order: the
+/// aggregation needs none, so no plan has to sort or page), and its binds.
+fn trend_query(f: &ClosureFilter, wanted: &[&str]) -> (String, Vec<Bind>) {
+    let (conds, binds) = filter_conditions(f, |n, _| format!("${n}"));
+    let sql = format!(
+        "SELECT {} FROM closures{}",
+        trend_select(wanted),
+        where_clause(&conds)
+    );
     (sql, binds)
-}
-
-#[derive(Debug, Clone)]
-enum Bind {
-    Text(String),
-    Int(i32),
-    Big(i64),
-}
-
-macro_rules! bound {
-    ($sql:expr, $binds:expr) => {{
-        let mut q = diesel::sql_query($sql).into_boxed();
-        for b in $binds {
-            q = match b {
-                Bind::Text(v) => q.bind::<Text, _>(v.clone()),
-                Bind::Int(v) => q.bind::<Integer, _>(*v),
-                Bind::Big(v) => q.bind::<BigInt, _>(*v),
-            };
-        }
-        q
-    }};
 }
 
 /// Rows per fetch of PostgreSQL's cursor.

@@ -50,7 +50,7 @@ pub use decisions::{
     DecisionRow, KeyedDecisionRow, LatestDecision, decisions_of, decisions_of_range,
     insert_decision, transition,
 };
-pub use export::{TrendRow, export_page, for_each, for_each_trend_row};
+pub use export::{CsvRow, TrendRow, export_page, for_each, for_each_csv, for_each_trend_row};
 pub use insert::{insert_new, insert_rows};
 pub use row::ClosureRow;
 
