@@ -56,7 +56,8 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn field(&self, i: usize) -> AppResult<Option<&'a [u8]>> {
+    /// Field `i`'s bytes, `None` for NULL.
+    pub fn field(&self, i: usize) -> AppResult<Option<&'a [u8]>> {
         match self.spans.get(i) {
             Some(Some((from, to))) => Ok(Some(&self.row[*from..*to])),
             Some(None) => Ok(None),
@@ -105,6 +106,58 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A Rust value read from one field of a `COPY` row, by the type the column
+/// has (checked against `schema.rs` by [`crate::db::described::described_row`]).
+pub trait FromCopy<'a>: Sized {
+    fn from_copy(field: Option<&'a [u8]>) -> AppResult<Self>;
+}
+
+/// A row made from consecutive fields of a `COPY` row, starting at `at`:
+/// each struct described by [`crate::db::described::described_row`] is.
+pub trait Copied<'a>: Sized {
+    fn copied(r: &Fields<'a>, at: usize) -> AppResult<Self>;
+}
+
+fn null() -> AppError {
+    AppError::internal("COPY: NULL in a column that has none")
+}
+
+impl<'a> FromCopy<'a> for &'a str {
+    fn from_copy(f: Option<&'a [u8]>) -> AppResult<Self> {
+        as_text(f.ok_or_else(null)?)
+    }
+}
+
+impl<'a> FromCopy<'a> for String {
+    fn from_copy(f: Option<&'a [u8]>) -> AppResult<Self> {
+        <&str>::from_copy(f).map(str::to_owned)
+    }
+}
+
+impl<'a> FromCopy<'a> for i64 {
+    fn from_copy(f: Option<&'a [u8]>) -> AppResult<Self> {
+        be(f.ok_or_else(null)?).map(i64::from_be_bytes)
+    }
+}
+
+impl<'a> FromCopy<'a> for i32 {
+    fn from_copy(f: Option<&'a [u8]>) -> AppResult<Self> {
+        be(f.ok_or_else(null)?).map(i32::from_be_bytes)
+    }
+}
+
+impl<'a> FromCopy<'a> for bool {
+    fn from_copy(f: Option<&'a [u8]>) -> AppResult<Self> {
+        be::<1>(f.ok_or_else(null)?).map(|[b]| b != 0)
+    }
+}
+
+impl<'a, T: FromCopy<'a>> FromCopy<'a> for Option<T> {
+    fn from_copy(f: Option<&'a [u8]>) -> AppResult<Self> {
+        f.map(|b| T::from_copy(Some(b))).transpose()
+    }
+}
+
 fn as_text(b: &[u8]) -> AppResult<&str> {
     std::str::from_utf8(b).map_err(|e| AppError::internal(format!("COPY text: {e}")))
 }
@@ -141,17 +194,34 @@ fn parse(row: &[u8], spans: &mut Vec<Option<(usize, usize)>>) -> AppResult<bool>
     Ok(true)
 }
 
+/// Where `query` reads the `n`th (from 1) of the `texts` given to [`copy_rows`].
+pub fn param(n: usize) -> String {
+    format!("current_setting('closure_audit.p{n}')")
+}
+
 /// Runs `COPY (query) TO STDOUT (FORMAT binary)` on `c` and calls `each` with
 /// every row, in the query's order, until it answers false; the rest of the
 /// answer is then read and dropped, so that the connection is left ready for
-/// its next statement. Returns the rows handed to `each`. Runs in a
-/// transaction of its own (a savepoint inside the caller's).
+/// its next statement. `texts` are the values `query` reads with [`param`]
+/// (bound, as settings of the transaction). Returns the rows handed to
+/// `each`. Runs in a transaction of its own (a savepoint inside the caller's).
 pub fn copy_rows(
     c: &mut PgConnection,
     query: &str,
+    texts: &[&str],
     mut each: impl FnMut(&Fields<'_>) -> AppResult<bool>,
 ) -> AppResult<u64> {
     c.transaction(|c| {
+        if !texts.is_empty() {
+            let set: Vec<String> = (1..=texts.len())
+                .map(|n| format!("set_config('closure_audit.p{n}', ${n}, true)"))
+                .collect();
+            let mut q = diesel::sql_query(format!("SELECT {}", set.join(", "))).into_boxed();
+            for t in texts {
+                q = q.bind::<diesel::sql_types::Text, _>(*t);
+            }
+            diesel::RunQueryDsl::execute(q, c)?;
+        }
         let rows = read(c, query, &mut each);
         // libpq keeps the COPY's own outcome (its success, or the error that
         // ended it part way) until the next statement, which diesel's reader

@@ -190,6 +190,25 @@ macro_rules! described_row {
             }
         }
 
+        impl<'copy $(, $lt)?> $crate::db::copy_out::Copied<'copy> for $name $(<$lt>)?
+        where
+            $( $ty: $crate::db::copy_out::FromCopy<'copy>, )+
+        {
+            #[allow(unused_assignments)]
+            fn copied(
+                r: &$crate::db::copy_out::Fields<'copy>,
+                at: usize,
+            ) -> $crate::error::AppResult<Self> {
+                let mut i = at;
+                Ok($name {
+                    $( $field: {
+                        i += 1;
+                        <$ty as $crate::db::copy_out::FromCopy>::from_copy(r.field(i - 1)?)?
+                    }, )+
+                })
+            }
+        }
+
         // Each described SQL type is the column's in `schema.rs`, or this fails to compile.
         #[allow(dead_code)]
         const _: () = {

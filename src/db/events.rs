@@ -49,6 +49,55 @@ pub struct EventRow {
     pub details: String,
 }
 
+/// [`EventRow`]'s columns, in its order, each after `prefix` (a table's
+/// alias and a dot, or nothing), for a `COPY` ([`super::copy_out`]).
+pub(crate) fn copy_columns(prefix: &str) -> String {
+    [
+        "seq",
+        "at",
+        "action",
+        "actor_user_id",
+        "actor_username",
+        "actor_role",
+        "actor_rank",
+        "actor_force_id",
+        "closure_id",
+        "force_id",
+        "request_id",
+        "details",
+    ]
+    .map(|c| format!("{prefix}{c}"))
+    .join(", ")
+}
+
+impl EventRow {
+    /// The event in the [`copy_columns`] starting at field `at` of a `COPY`
+    /// row, `None` when its `seq` is NULL (none joined).
+    pub(crate) fn copied_if_any(
+        r: &super::copy_out::Fields<'_>,
+        at: usize,
+    ) -> AppResult<Option<Self>> {
+        let Some(seq) = r.opt_i64(at)? else {
+            return Ok(None);
+        };
+        let owned = |i| r.opt_text(at + i).map(|t| t.map(str::to_owned));
+        Ok(Some(EventRow {
+            seq,
+            at: r.i64(at + 1)?,
+            action: r.text(at + 2)?.to_owned(),
+            actor_user_id: owned(3)?,
+            actor_username: owned(4)?,
+            actor_role: owned(5)?,
+            actor_rank: owned(6)?,
+            actor_force_id: owned(7)?,
+            closure_id: owned(8)?,
+            force_id: owned(9)?,
+            request_id: owned(10)?,
+            details: r.text(at + 11)?.to_owned(),
+        }))
+    }
+}
+
 /// Appends one event; returns its `seq`.
 pub fn insert(conn: &mut Conn, row: &NewEventRow) -> AppResult<i64> {
     Ok(
@@ -194,7 +243,8 @@ pub fn of_closures(
 /// The events of the closures whose ids are in `(after, upto]` (either end
 /// open when `None`), in `(closure_id, seq)` order, row by row into `f`: a
 /// range of the `(closure_id, seq)` index, which the verifier walks beside
-/// the closures in id order. Events of no closure are not included.
+/// the closures in id order (on PostgreSQL by `COPY`, [`super::copy_out`]).
+/// Events of no closure are not included.
 pub fn for_each_of_closure_range(
     conn: &mut Conn,
     after: Option<&str>,
@@ -216,6 +266,32 @@ pub fn for_each_of_closure_range(
             }
             q
         }};
+    }
+    if let Conn::Postgres(c) = conn {
+        let mut f = f;
+        let mut texts = Vec::new();
+        let mut conds = vec!["closure_id IS NOT NULL".to_string()];
+        for (op, v) in [(">", after), ("<=", upto)] {
+            if let Some(v) = v {
+                texts.push(v);
+                conds.push(format!(
+                    "closure_id {op} {}",
+                    super::copy_out::param(texts.len())
+                ));
+            }
+        }
+        let query = format!(
+            "SELECT {} FROM audit_events WHERE {} ORDER BY closure_id, seq",
+            copy_columns(""),
+            conds.join(" AND ")
+        );
+        super::copy_out::copy_rows(c, &query, &texts, |r| {
+            match EventRow::copied_if_any(r, 0)? {
+                Some(e) => f(e),
+                None => Err(crate::error::AppError::internal("an event without its seq")),
+            }
+        })?;
+        return Ok(());
     }
     stream_rows!(conn, EventRow, query!(), f)
 }

@@ -99,37 +99,20 @@ pub fn stream_leaves(
 ) -> AppResult<()> {
     if let Conn::Postgres(c) = conn {
         let query = format!(
-            "SELECT l.leaf_index, l.seq, l.leaf_hash, e.seq, e.at, e.action, e.actor_user_id, \
-             e.actor_username, e.actor_role, e.actor_rank, e.actor_force_id, e.closure_id, \
-             e.force_id, e.request_id, e.details \
+            "SELECT l.leaf_index, l.seq, l.leaf_hash, {} \
              FROM merkle_leaves l LEFT JOIN audit_events e ON e.seq = l.seq \
              WHERE l.leaf_index >= {} AND l.leaf_index < {} ORDER BY l.leaf_index",
-            range.start, range.end
+            super::events::copy_columns("e."),
+            range.start,
+            range.end
         );
-        super::copy_out::copy_rows(c, &query, |r| {
+        super::copy_out::copy_rows(c, &query, &[], |r| {
             let leaf = LeafRow {
                 leaf_index: r.i64(0)?,
                 seq: r.i64(1)?,
                 leaf_hash: r.text(2)?.to_owned(),
             };
-            let owned = |i| r.opt_text(i).map(|t| t.map(str::to_owned));
-            let event = match r.opt_i64(3)? {
-                None => None,
-                Some(seq) => Some(EventRow {
-                    seq,
-                    at: r.i64(4)?,
-                    action: r.text(5)?.to_owned(),
-                    actor_user_id: owned(6)?,
-                    actor_username: owned(7)?,
-                    actor_role: owned(8)?,
-                    actor_rank: owned(9)?,
-                    actor_force_id: owned(10)?,
-                    closure_id: owned(11)?,
-                    force_id: owned(12)?,
-                    request_id: owned(13)?,
-                    details: r.text(14)?.to_owned(),
-                }),
-            };
+            let event = EventRow::copied_if_any(r, 3)?;
             f(LeafWithEvent { leaf, event })
         })?;
         return Ok(());

@@ -72,7 +72,8 @@ pub use with_conn;
 
 /// Reads `$query` (built for whichever backend `$conn` is) row by row into
 /// `$f`, which returns `AppResult<bool>` (`false` stops): SQLite steps the
-/// statement, PostgreSQL sends it in libpq's single-row mode, so memory is one
+/// statement, PostgreSQL sends it in libpq's single-row mode (the busiest
+/// readers use [`copy_out`] instead: no result built per row), so memory is one
 /// row however many the query gives. The connection is held meanwhile.
 #[macro_export]
 macro_rules! stream_rows {

@@ -1317,7 +1317,7 @@ async fn decide(inst: &TestApp, token: &str, id: &str, decision: &str, version: 
 /// ready for its next statement.
 #[test]
 fn copy_rows_reads_everything_and_leaves_the_connection_ready() {
-    use closure_audit::db::copy_out::copy_rows;
+    use closure_audit::db::copy_out::{copy_rows, param};
     use diesel::{Connection, PgConnection, RunQueryDsl};
     let Some(Backend::Postgres(url)) = Backend::postgres() else {
         return;
@@ -1326,7 +1326,7 @@ fn copy_rows_reads_everything_and_leaves_the_connection_ready() {
     let query = "SELECT g::bigint, 'row ' || g || ' ''é''', CASE WHEN g % 2 = 0 THEN NULL ELSE g::bigint END, \
                  g % 3 = 0, decode('00ff', 'hex') FROM generate_series(1, 2000) g ORDER BY 1";
     let mut seen = Vec::new();
-    let n = copy_rows(&mut c, query, |r| {
+    let n = copy_rows(&mut c, query, &[], |r| {
         seen.push((
             r.i64(0)?,
             r.text(1)?.to_string(),
@@ -1348,12 +1348,22 @@ fn copy_rows_reads_everything_and_leaves_the_connection_ready() {
     );
     assert!(!seen[1].2, "NULL read as NULL");
     assert!(seen.iter().enumerate().all(|(i, s)| s.0 == i as i64 + 1));
+    // Text values are bound, whatever they hold.
+    let value = "it's $1 \\ a value'); DROP TABLE x; --";
+    let mut got = Vec::new();
+    let bound = format!("SELECT {}, {}", param(1), param(2));
+    copy_rows(&mut c, &bound, &[value, "é"], |r| {
+        got.push((r.text(0)?.to_string(), r.text(1)?.to_string()));
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(got, [(value.to_string(), "é".to_string())]);
     // Stopped after three rows: three handed on, the connection still usable.
-    let n = copy_rows(&mut c, query, |r| Ok(r.i64(0)? < 3)).unwrap();
+    let n = copy_rows(&mut c, query, &[], |r| Ok(r.i64(0)? < 3)).unwrap();
     assert_eq!(n, 3);
     assert_eq!(diesel::sql_query("SELECT 1").execute(&mut c).unwrap(), 1);
     // A field read as the wrong type is an error, and the connection is still usable.
-    assert!(copy_rows(&mut c, query, |r| r.i32(0).map(|_| true)).is_err());
+    assert!(copy_rows(&mut c, query, &[], |r| r.i32(0).map(|_| true)).is_err());
     assert_eq!(diesel::sql_query("SELECT 1").execute(&mut c).unwrap(), 1);
     // A COPY that PostgreSQL ends with an error part way is an error, not
     // the rows before it.
@@ -1361,6 +1371,7 @@ fn copy_rows_reads_everything_and_leaves_the_connection_ready() {
     let failed = copy_rows(
         &mut c,
         "SELECT 1 / (g - 1500) FROM generate_series(1, 2000) g",
+        &[],
         |_| {
             before += 1;
             Ok(true)
@@ -1369,6 +1380,11 @@ fn copy_rows_reads_everything_and_leaves_the_connection_ready() {
     assert!(failed.is_err(), "{failed:?} after {before} rows");
     assert_eq!(diesel::sql_query("SELECT 1").execute(&mut c).unwrap(), 1);
     // A statement PostgreSQL refuses is an error, not a panic.
-    assert!(copy_rows(&mut c, "SELECT no_such_column FROM pg_class", |_| Ok(true)).is_err());
+    assert!(
+        copy_rows(&mut c, "SELECT no_such_column FROM pg_class", &[], |_| Ok(
+            true
+        ))
+        .is_err()
+    );
     assert_eq!(diesel::sql_query("SELECT 1").execute(&mut c).unwrap(), 1);
 }

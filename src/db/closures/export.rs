@@ -2,7 +2,7 @@
 
 use super::{ClosureFilter, ClosureRow};
 use crate::db::schema::closures;
-use crate::db::{Conn, Db, with_conn};
+use crate::db::{Conn, Db, copy_out, with_conn};
 use crate::error::{AppError, AppResult};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
@@ -121,39 +121,57 @@ pub fn for_each(
     Ok(n)
 }
 
-/// PostgreSQL: one statement for the whole export, in one snapshot, its rows
-/// taken as libpq receives them (row-by-row mode), so that the database
-/// sends the next rows while these are decoded, instead of one keyset query
-/// per page with the database idle while each page is decoded. Handed to
-/// `send` [`EXPORT_PAGE`] rows at a time, until it answers false (the rest of
-/// the answer is then read and dropped, leaving the connection clean).
+/// PostgreSQL: one `COPY` for the whole export ([`copy_filtered`]), in one
+/// snapshot, so that the database sends the next rows while these are
+/// decoded, instead of one keyset query per page with the database idle
+/// while each page is decoded. Handed to `send` [`EXPORT_PAGE`] rows at a
+/// time, until it answers false.
 fn stream_pg(
     c: &mut diesel::PgConnection,
     f: &ClosureFilter,
     mut send: impl FnMut(Vec<ClosureRow>) -> bool,
 ) -> AppResult<()> {
-    use diesel::pg::PgRowByRowLoadingMode;
-    let mut q = closures::table
-        .select(ClosureRow::as_select())
-        .order((closures::received_at.asc(), closures::id.asc()))
-        .into_boxed();
-    q = with_filter!(q, f);
+    use crate::db::copy_out::Copied;
+    let columns = crate::db::described::column_list::<ClosureRow>();
     let mut rows = Vec::with_capacity(EXPORT_PAGE);
-    for row in q.load_iter::<ClosureRow, PgRowByRowLoadingMode>(c)? {
-        rows.push(row?);
-        if rows.len() == EXPORT_PAGE
-            && !send(std::mem::replace(
+    copy_filtered(c, f, &columns, |r| {
+        rows.push(ClosureRow::copied(r, 0)?);
+        Ok(rows.len() < EXPORT_PAGE
+            || send(std::mem::replace(
                 &mut rows,
                 Vec::with_capacity(EXPORT_PAGE),
-            ))
-        {
-            return Ok(());
-        }
-    }
+            )))
+    })?;
     if !rows.is_empty() {
         send(rows);
     }
     Ok(())
+}
+
+/// `columns` of every closure matching `f`, oldest received first, by `COPY`
+/// ([`copy_out::copy_rows`]): the filter's text values bound, its numbers
+/// written in.
+fn copy_filtered(
+    c: &mut diesel::PgConnection,
+    f: &ClosureFilter,
+    columns: &str,
+    each: impl FnMut(&copy_out::Fields<'_>) -> AppResult<bool>,
+) -> AppResult<u64> {
+    let mut texts = Vec::new();
+    let (conds, _) = filter_conditions(f, |_, b| match b {
+        Bind::Text(v) => {
+            texts.push(v.clone());
+            copy_out::param(texts.len())
+        }
+        Bind::Int(v) => v.to_string(),
+        Bind::Big(v) => v.to_string(),
+    });
+    let query = format!(
+        "SELECT {columns} FROM closures{} ORDER BY received_at, id",
+        where_clause(&conds)
+    );
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    copy_out::copy_rows(c, &query, &texts, each)
 }
 
 /// What `closures.csv` shows of a closure, borrowed from where it was read:
@@ -229,7 +247,7 @@ const CSV_SELECT: &str = "id, force_id, division, crime_reference, source_event_
 
 impl<'a> CsvRow<'a> {
     /// A row of [`CSV_SELECT`] as `COPY` sent it.
-    fn copied(r: &crate::db::copy_out::Fields<'a>) -> AppResult<Self> {
+    fn copied(r: &copy_out::Fields<'a>) -> AppResult<Self> {
         let mut victim = [None; 9];
         for (i, v) in victim.iter_mut().enumerate() {
             *v = r.opt_text(23 + i)?;
@@ -280,34 +298,7 @@ pub fn for_each_csv(
         let Conn::Postgres(c) = conn else {
             return Err(AppError::internal("not a PostgreSQL connection"));
         };
-        c.build_transaction().read_only().run(|c| {
-            let (conds, binds) = filter_conditions(f, |n, b| match b {
-                Bind::Text(_) => format!("current_setting('closure_audit.p{n}')"),
-                Bind::Int(v) => v.to_string(),
-                Bind::Big(v) => v.to_string(),
-            });
-            // The text values, bound, as settings of this transaction.
-            let mut set = Vec::new();
-            let mut texts = Vec::new();
-            for (i, b) in binds.iter().enumerate() {
-                if let Bind::Text(_) = b {
-                    texts.push(b.clone());
-                    set.push(format!(
-                        "set_config('closure_audit.p{}', ${}, true)",
-                        i + 1,
-                        texts.len()
-                    ));
-                }
-            }
-            if !set.is_empty() {
-                bound!(format!("SELECT {}", set.join(", ")), &texts).execute(c)?;
-            }
-            let query = format!(
-                "SELECT {CSV_SELECT} FROM closures{} ORDER BY received_at, id",
-                where_clause(&conds)
-            );
-            crate::db::copy_out::copy_rows(c, &query, |r| Ok(each(&CsvRow::copied(r)?)))
-        })
+        copy_filtered(c, f, CSV_SELECT, |r| Ok(each(&CsvRow::copied(r)?)))
     })
 }
 
@@ -405,7 +396,7 @@ fn trend_select(wanted: &[&str]) -> String {
 /// and the values in that order.
 fn filter_conditions(
     f: &ClosureFilter,
-    param: impl Fn(usize, &Bind) -> String,
+    mut param: impl FnMut(usize, &Bind) -> String,
 ) -> (Vec<String>, Vec<Bind>) {
     let mut binds = Vec::new();
     let mut conds = Vec::new();

@@ -117,7 +117,8 @@ pub fn page(
     })?)
 }
 
-/// At most `limit` closures after `after` in id order, row by row into `f`.
+/// At most `limit` closures after `after` in id order, row by row into `f`
+/// (on PostgreSQL by `COPY`, [`crate::db::copy_out`]).
 pub fn for_each_by_id(
     conn: &mut Conn,
     after: Option<&str>,
@@ -136,6 +137,23 @@ pub fn for_each_by_id(
             }
             q
         }};
+    }
+    if let Conn::Postgres(c) = conn {
+        use crate::db::copy_out::{Copied, copy_rows, param};
+        let mut f = f;
+        let query = format!(
+            "SELECT {} FROM closures{} ORDER BY id LIMIT {limit}",
+            crate::db::described::column_list::<ClosureRow>(),
+            if after.is_some() {
+                format!(" WHERE id > {}", param(1))
+            } else {
+                String::new()
+            }
+        );
+        copy_rows(c, &query, after.as_slice(), |r| {
+            f(ClosureRow::copied(r, 0)?)
+        })?;
+        return Ok(());
     }
     stream_rows!(conn, ClosureRow, query!(), f)
 }
