@@ -27,47 +27,38 @@ described_row! {
     }
 }
 
-/// A stored event. Insertable too, `seq` and all: migrate-data copies events
-/// with their keys. On PostgreSQL the writing transaction's `txid` is not in the
-/// schema and not copied: the copy's own transaction id fills it, which is what
-/// the sequencer's watermark is set against.
-#[derive(Debug, Clone, Queryable, Selectable, QueryableByName, Insertable)]
-#[diesel(table_name = audit_events)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-pub struct EventRow {
-    pub seq: i64,
-    pub at: i64,
-    pub action: String,
-    pub actor_user_id: Option<String>,
-    pub actor_username: Option<String>,
-    pub actor_role: Option<String>,
-    pub actor_rank: Option<String>,
-    pub actor_force_id: Option<String>,
-    pub closure_id: Option<String>,
-    pub force_id: Option<String>,
-    pub request_id: Option<String>,
-    pub details: String,
+described_row! {
+    table audit_events;
+    /// A stored event. Insertable too, `seq` and all: migrate-data copies events
+    /// with their keys. On PostgreSQL the writing transaction's `txid` is not in the
+    /// schema and not copied: the copy's own transaction id fills it, which is what
+    /// the sequencer's watermark is set against.
+    #[derive(Debug, Clone, Queryable, Selectable, QueryableByName, Insertable)]
+    #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+    pub struct EventRow {
+        seq: BigInt => i64,
+        at: BigInt => i64,
+        action: Text => String,
+        actor_user_id: Nullable<Text> => Option<String>,
+        actor_username: Nullable<Text> => Option<String>,
+        actor_role: Nullable<Text> => Option<String>,
+        actor_rank: Nullable<Text> => Option<String>,
+        actor_force_id: Nullable<Text> => Option<String>,
+        closure_id: Nullable<Text> => Option<String>,
+        force_id: Nullable<Text> => Option<String>,
+        request_id: Nullable<Text> => Option<String>,
+        details: Text => String,
+    }
 }
 
 /// [`EventRow`]'s columns, in its order, each after `prefix` (a table's
 /// alias and a dot, or nothing), for a `COPY` ([`super::copy_out`]).
 pub(crate) fn copy_columns(prefix: &str) -> String {
-    [
-        "seq",
-        "at",
-        "action",
-        "actor_user_id",
-        "actor_username",
-        "actor_role",
-        "actor_rank",
-        "actor_force_id",
-        "closure_id",
-        "force_id",
-        "request_id",
-        "details",
-    ]
-    .map(|c| format!("{prefix}{c}"))
-    .join(", ")
+    EventRow::COLUMNS
+        .iter()
+        .map(|c| format!("{prefix}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl EventRow {
@@ -77,24 +68,11 @@ impl EventRow {
         r: &super::copy_out::Fields<'_>,
         at: usize,
     ) -> AppResult<Option<Self>> {
-        let Some(seq) = r.opt_i64(at)? else {
-            return Ok(None);
-        };
-        let owned = |i| r.opt_text(at + i).map(|t| t.map(str::to_owned));
-        Ok(Some(EventRow {
-            seq,
-            at: r.i64(at + 1)?,
-            action: r.text(at + 2)?.to_owned(),
-            actor_user_id: owned(3)?,
-            actor_username: owned(4)?,
-            actor_role: owned(5)?,
-            actor_rank: owned(6)?,
-            actor_force_id: owned(7)?,
-            closure_id: owned(8)?,
-            force_id: owned(9)?,
-            request_id: owned(10)?,
-            details: r.text(at + 11)?.to_owned(),
-        }))
+        use super::copy_out::Copied;
+        match r.field(at)? {
+            None => Ok(None),
+            Some(_) => Self::copied(r, at).map(Some),
+        }
     }
 }
 

@@ -42,21 +42,10 @@ pub const COLUMNS: [&str; 33] = [
 
 /// One closure in [`COLUMNS`] order; the decision columns hold the latest
 /// decision, hours to decision run from `received_at` to it.
-pub fn record<'a>(r: &CsvRow<'a>) -> [Cow<'a, str>; 33] {
+pub fn record<'a>(r: &CsvRow<'a>) -> Vec<Cow<'a, str>> {
     let o = |v: Option<&'a str>| Cow::Borrowed(v.unwrap_or_default());
     let b = Cow::Borrowed;
-    let [
-        sex,
-        age,
-        ethnicity,
-        disability,
-        religion,
-        orientation,
-        gender,
-        marriage,
-        pregnancy,
-    ] = r.victim.map(o);
-    [
+    let mut cells = vec![
         b(r.id),
         b(r.force_id),
         o(r.division),
@@ -88,14 +77,7 @@ pub fn record<'a>(r: &CsvRow<'a>) -> [Cow<'a, str>; 33] {
         o(r.decision_rationale),
         b(r.review_flags),
         o(r.risk_level),
-        sex,
-        age,
-        ethnicity,
-        disability,
-        religion,
-        orientation,
-        gender,
-        marriage,
-        pregnancy,
-    ]
+    ];
+    cells.extend(r.victim.map(o));
+    cells
 }

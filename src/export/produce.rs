@@ -20,7 +20,7 @@ pub type Out<'a> = &'a mut dyn FnMut(&[&str]) -> bool;
 pub fn closures(db: &Db, filter: &ClosureFilter, out: Out) -> AppResult<u64> {
     closures::for_each_csv(db, filter, |r| {
         let cells = closures_csv::record(r);
-        out(&cells.each_ref().map(|c| c.as_ref()))
+        out(&cells.iter().map(|c| c.as_ref()).collect::<Vec<&str>>())
     })
 }
 

@@ -577,7 +577,8 @@ impl TestApp {
         }
     }
 
-    /// Waits until the latest checkpoint covers every event; returns it.
+    /// Waits until the latest checkpoint covers every event, and no event is
+    /// written meanwhile; returns it.
     pub async fn settle(&self) -> Value {
         let start = std::time::Instant::now();
         loop {
@@ -588,8 +589,13 @@ impl TestApp {
                 .json()
                 .await
                 .unwrap();
+            // Integrated, and nothing more written a moment later (a
+            // download's end is on record just after its last byte).
             if cp["tree_size"].as_u64() == Some(events) {
-                return cp;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                if self.events("").await.len() as u64 == events {
+                    return cp;
+                }
             }
             assert!(
                 start.elapsed() < std::time::Duration::from_secs(20),
