@@ -65,44 +65,43 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn required(&self, i: usize) -> AppResult<&'a [u8]> {
-        self.field(i)?
-            .ok_or_else(|| AppError::internal(format!("COPY field {i} is NULL")))
+    /// Field `i` as a `T` ([`FromCopy`]): an error if it is NULL and `T` is
+    /// not an `Option`, or of another size than `T`'s.
+    pub fn get<T: FromCopy<'a>>(&self, i: usize) -> AppResult<T> {
+        T::from_copy(self.field(i)?)
     }
 
     /// A `text` field (PostgreSQL sends it in the database's encoding, UTF-8).
     pub fn text(&self, i: usize) -> AppResult<&'a str> {
-        as_text(self.required(i)?)
+        self.get(i)
     }
 
     pub fn opt_text(&self, i: usize) -> AppResult<Option<&'a str>> {
-        self.field(i)?.map(as_text).transpose()
+        self.get(i)
     }
 
     /// A `bytea` field.
     pub fn bytes(&self, i: usize) -> AppResult<&'a [u8]> {
-        self.required(i)
+        self.get(i)
     }
 
     /// A `bigint` field.
     pub fn i64(&self, i: usize) -> AppResult<i64> {
-        be(self.required(i)?).map(i64::from_be_bytes)
+        self.get(i)
     }
 
     pub fn opt_i64(&self, i: usize) -> AppResult<Option<i64>> {
-        self.field(i)?
-            .map(|b| be(b).map(i64::from_be_bytes))
-            .transpose()
+        self.get(i)
     }
 
     /// An `integer` field.
     pub fn i32(&self, i: usize) -> AppResult<i32> {
-        be(self.required(i)?).map(i32::from_be_bytes)
+        self.get(i)
     }
 
     /// A `boolean` field.
     pub fn bool(&self, i: usize) -> AppResult<bool> {
-        be::<1>(self.required(i)?).map(|[b]| b != 0)
+        self.get(i)
     }
 }
 
@@ -122,9 +121,16 @@ fn null() -> AppError {
     AppError::internal("COPY: NULL in a column that has none")
 }
 
+impl<'a> FromCopy<'a> for &'a [u8] {
+    fn from_copy(f: Option<&'a [u8]>) -> AppResult<Self> {
+        f.ok_or_else(null)
+    }
+}
+
 impl<'a> FromCopy<'a> for &'a str {
     fn from_copy(f: Option<&'a [u8]>) -> AppResult<Self> {
-        as_text(f.ok_or_else(null)?)
+        std::str::from_utf8(f.ok_or_else(null)?)
+            .map_err(|e| AppError::internal(format!("COPY text: {e}")))
     }
 }
 
@@ -156,10 +162,6 @@ impl<'a, T: FromCopy<'a>> FromCopy<'a> for Option<T> {
     fn from_copy(f: Option<&'a [u8]>) -> AppResult<Self> {
         f.map(|b| T::from_copy(Some(b))).transpose()
     }
-}
-
-fn as_text(b: &[u8]) -> AppResult<&str> {
-    std::str::from_utf8(b).map_err(|e| AppError::internal(format!("COPY text: {e}")))
 }
 
 /// A number as sent: `N` bytes, most significant first.
